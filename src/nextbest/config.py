@@ -1,0 +1,173 @@
+"""Project settings: one ``nextbest.yaml`` per project, environment overrides.
+
+Every default works with no file at all: the warehouse is an embedded DuckDB file
+under ``<project>/.nextbest/``. Environment variables override the file, with
+``__`` between levels (``NEXTBEST_WAREHOUSE__THREADS=1``).
+
+>>> s = Settings()
+>>> s.warehouse.backend
+'duckdb'
+>>> s.warehouse_path(Path("/srv/shop")).as_posix()
+'/srv/shop/.nextbest/warehouse.duckdb'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from nextbest.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE",
+    "IngestSettings",
+    "ReportSettings",
+    "Settings",
+    "SynthSettings",
+    "WarehouseSettings",
+    "default_config_text",
+    "load_settings",
+    "project_dir",
+]
+
+CONFIG_FILE = "nextbest.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WarehouseSettings(_Section):
+    backend: Literal["duckdb"] = Field(
+        "duckdb", description="engine behind the warehouse (Ibis backend name)"
+    )
+    path: str = Field(
+        ".nextbest/warehouse.duckdb", description="database file, relative to the project"
+    )
+    threads: int = Field(2, ge=1, description="threads the engine may use")
+    memory_limit: str = Field("4GB", description="engine memory cap; spills to disk beyond it")
+
+
+class IngestSettings(_Section):
+    check_references: bool = Field(
+        True,
+        description="quarantine orders/events/messages/consents whose customer is unknown "
+        "(and items whose order or product is unknown)",
+    )
+    event_types: list[str] = Field(
+        default_factory=list,
+        description="custom event types allowed besides the standard ones",
+    )
+    message_channels: list[str] = Field(
+        default_factory=list, description="custom message channels allowed"
+    )
+
+
+class SynthSettings(_Section):
+    customers: int = Field(2000, ge=1, description="customers in the demo store")
+    days: int = Field(365, ge=7, description="days of history in the demo store")
+    seed: int = Field(42, description="random seed (same seed, same store)")
+    start: str = Field("2025-01-01", description="first day of the demo store's history")
+
+
+class ReportSettings(_Section):
+    dir: str = Field(".nextbest/reports", description="where HTML and JSON reports go")
+
+
+class Settings(BaseSettings):
+    """All settings of one project."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEXTBEST_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    synth: SynthSettings = Field(default_factory=SynthSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # environment beats the file (the file arrives as init arguments)
+        return (env_settings, init_settings)
+
+    def warehouse_path(self, project: Path) -> Path:
+        path = Path(self.warehouse.path)
+        return path if path.is_absolute() else project / path
+
+    def reports_dir(self, project: Path) -> Path:
+        path = Path(self.reports.dir)
+        return path if path.is_absolute() else project / path
+
+
+def project_dir(project: str | Path | None = None) -> Path:
+    """The project folder: the argument, else ``$NEXTBEST_PROJECT``, else the cwd."""
+    chosen = project or os.environ.get("NEXTBEST_PROJECT") or "."
+    return Path(chosen).expanduser().resolve()
+
+
+def load_settings(project: str | Path | None = None) -> Settings:
+    """Read ``nextbest.yaml`` from the project (if any) and apply env overrides."""
+    root = project_dir(project)
+    path = root / CONFIG_FILE
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            raise ConfigError(
+                f"not valid YAML ({getattr(err, 'problem', err)})",
+                source=str(path),
+                row=mark.line + 1 if mark else None,
+                hint="Fix the syntax or delete the file to use the defaults.",
+            ) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError("expected a mapping of sections at the top level", source=str(path))
+        data = loaded or {}
+    try:
+        return Settings(**data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"{first['msg']} (and {len(err.errors()) - 1} more)"
+            if len(err.errors()) > 1
+            else first["msg"],
+            source=str(path) if path.exists() else "environment",
+            field=where,
+            hint="See the commented defaults written by `nextbest init`.",
+        ) from None
+
+
+def default_config_text() -> str:
+    """Every setting with its default value, commented with its description."""
+    lines = [
+        "# NextBest project settings. Every value below is the default; delete what you",
+        "# do not change. Environment variables override this file, e.g.",
+        "# NEXTBEST_WAREHOUSE__THREADS=1.",
+    ]
+    defaults = Settings.model_construct()
+    for name, section_field in Settings.model_fields.items():
+        section = getattr(defaults, name)
+        lines.append("")
+        lines.append(f"{name}:")
+        for key, fld in type(section).model_fields.items():
+            if fld.description:
+                lines.append(f"  # {fld.description}")
+            value = yaml.safe_dump({key: getattr(section, key)}, default_flow_style=True)
+            lines.append("  " + value.strip()[1:-1])
+        del section_field
+    return "\n".join(lines) + "\n"

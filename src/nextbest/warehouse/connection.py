@@ -1,0 +1,202 @@
+"""The warehouse: one Ibis connection, the canonical tables, transactions.
+
+Only this package knows which engine runs the SQL. Everything else hands it Ibis
+expressions and gets Ibis tables (or Arrow/pandas results) back.
+
+>>> import tempfile, pathlib
+>>> with Warehouse(pathlib.Path(tempfile.mkdtemp()) / "w.duckdb") as wh:
+...     wh.count("orders")
+0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from nextbest.config import Settings, project_dir
+from nextbest.errors import NotFoundError, WarehouseError
+from nextbest.schema import TABLES
+from nextbest.warehouse.sources import read_source
+
+__all__ = ["SYSTEM_TABLES", "Warehouse"]
+
+SYSTEM_TABLES: dict[str, dict[str, str]] = {
+    "_loads": {
+        "load_id": "string",
+        "source": "string",
+        "target": "string",
+        "format": "string",
+        "started_at": "timestamp(6)",
+        "finished_at": "timestamp(6)",
+        "rows_read": "int64",
+        "loaded": "int64",
+        "duplicates": "int64",
+        "quarantined": "int64",
+    },
+    "_quarantine": {
+        "load_id": "string",
+        "target": "string",
+        "source": "string",
+        "line": "int64",
+        "reason": "string",
+        "field": "string",
+        "detail": "string",
+        "record": "string",
+    },
+}
+
+
+class Warehouse:
+    """An open warehouse (a DuckDB file by default). Use as a context manager.
+
+    Parameters
+    ----------
+    path
+        The database file; created with its parent folders when missing.
+    threads, memory_limit
+        Engine resources (DuckDB spills to disk past the memory limit).
+    read_only
+        Open without taking the write lock (several readers may share the file).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        threads: int = 2,
+        memory_limit: str = "4GB",
+        read_only: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise NotFoundError(
+                "no warehouse here yet",
+                source=str(self.path),
+                hint="Run `nextbest init` or load data with `nextbest ingest` first.",
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con: Any = ibis.duckdb.connect(
+                str(self.path),
+                read_only=read_only,
+                threads=threads,
+                memory_limit=memory_limit,
+            )
+        except duckdb.IOException as err:
+            text = str(err).splitlines()[0]
+            locked = "lock" in text.lower()
+            raise WarehouseError(
+                f"cannot open the warehouse: {text}",
+                source=str(self.path),
+                hint="Another process is writing to it; wait for it to finish and retry."
+                if locked
+                else "Check that the file is a NextBest warehouse made by this version.",
+            ) from None
+        self.raw_sql("SET TimeZone = 'UTC'")
+        self.read_only = read_only
+        if not read_only:
+            self.migrate()
+
+    @classmethod
+    def open(
+        cls, settings: Settings, project: str | Path | None = None, *, read_only: bool = False
+    ) -> Warehouse:
+        """Open the warehouse a project's settings point at."""
+        root = project_dir(project)
+        return cls(
+            settings.warehouse_path(root),
+            threads=settings.warehouse.threads,
+            memory_limit=settings.warehouse.memory_limit,
+            read_only=read_only,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.disconnect()
+
+    def migrate(self) -> None:
+        """Create the canonical and system tables that do not exist yet."""
+        existing = set(self.con.list_tables())
+        for table in TABLES.values():
+            if table.name not in existing:
+                self.con.create_table(table.name, schema=ibis.schema(table.ibis_schema()))
+        for name, columns in SYSTEM_TABLES.items():
+            if name not in existing:
+                self.con.create_table(name, schema=ibis.schema(columns))
+
+    # -- reading ---------------------------------------------------------------------
+    def raw_sql(self, sql: str, params: list[Any] | None = None) -> Any:
+        return self.con.raw_sql(sql, params=params) if params else self.con.raw_sql(sql)
+
+    def table(self, name: str) -> ibis.Table:
+        try:
+            return self.con.table(name)
+        except Exception as err:  # the engine's own "table not found" type varies
+            raise NotFoundError(f"no table {name!r} in the warehouse", source=str(self.path)) from err
+
+    def list_tables(self) -> list[str]:
+        return list(self.con.list_tables())
+
+    def count(self, name: str) -> int:
+        return int(self.con.execute(self.table(name).count()))
+
+    def execute(self, expr: ibis.Expr) -> Any:
+        """Run an expression; a table comes back as pandas, a scalar as a Python value."""
+        return self.con.execute(expr)
+
+    def to_arrow(self, expr: ibis.Expr) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    def to_pandas(self, expr: ibis.Expr) -> pd.DataFrame:
+        return self.con.execute(expr)
+
+    def read_source(self, path: Path, fmt: str, **options: Any) -> tuple[ibis.Table, Any]:
+        """Open a source file or database; see :func:`nextbest.warehouse.sources.read_source`."""
+        return read_source(self.con, path, fmt, **options)
+
+    # -- writing -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Warehouse]:
+        """Everything inside commits together, or not at all (also when killed)."""
+        self.raw_sql("BEGIN TRANSACTION")
+        try:
+            yield self
+        except BaseException:
+            self.raw_sql("ROLLBACK")
+            raise
+        self.raw_sql("COMMIT")
+
+    def stage(self, expr: ibis.Table, prefix: str = "stage") -> ibis.Table:
+        """Materialize ``expr`` once as a temporary table (dropped with the connection)."""
+        name = f"_{prefix}_{uuid.uuid4().hex[:8]}"
+        return self.con.create_table(name, expr, temp=True)
+
+    def drop(self, table: ibis.Table) -> None:
+        self.raw_sql(f'DROP TABLE IF EXISTS "{table.get_name()}"')
+
+    def insert(self, name: str, expr: ibis.Table) -> None:
+        """Append the rows of ``expr`` (columns in the table's order) to table ``name``."""
+        target = self.table(name)
+        self.con.insert(name, expr.select(*target.columns))
