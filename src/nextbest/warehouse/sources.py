@@ -213,8 +213,9 @@ def _read_csv(
             hint="Check source.format, source.delimiter and source.header in the mapping.",
         ) from None
     rejects = con.raw_sql(
-        f"SELECT line, column_name, error_type, csv_line, error_message FROM {reject_table} "
-        "ORDER BY line"
+        f"SELECT line, first(column_name) AS column_name, first(error_type) AS error_type, "
+        f"first(csv_line) AS csv_line, string_agg(error_message, '; ') AS error_message "
+        f"FROM {reject_table} GROUP BY line ORDER BY line"
     ).arrow()
     rejects = rejects.read_all() if hasattr(rejects, "read_all") else rejects
     if rejects.num_rows:
@@ -230,7 +231,7 @@ def _fix_lines_after_rejects(con: Any, view: str, rejected: list[int]) -> None:
     true line is its number plus the count of those thresholds at or below it.
     """
     shifts: dict[int, int] = {}
-    for j, line in enumerate(sorted(rejected)):
+    for j, line in enumerate(sorted(set(rejected))):
         shifts[line - j] = j + 1
     values = ", ".join(f"({t}, {c})" for t, c in sorted(shifts.items()))
     con.raw_sql(

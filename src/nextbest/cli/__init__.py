@@ -1,0 +1,32 @@
+"""The ``nextbest`` command line: a thin Typer layer over the library.
+
+>>> from nextbest.cli import app
+>>> sorted(c.name for c in app.registered_commands)[:3]
+['demo', 'ingest', 'init']
+"""
+
+from __future__ import annotations
+
+import typer
+
+from nextbest.cli import data, demo, project, quality
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="nextbest",
+    help="NextBest: predictive personalization on your own customer data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(project.init)
+app.command("synth")(data.synth)
+app.command("ingest")(data.ingest)
+app.command("quarantine")(data.quarantine)
+app.command("quality")(quality.quality)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    app()
