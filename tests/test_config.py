@@ -59,5 +59,5 @@ def test_unknown_setting_names_field(tmp_path: Path) -> None:
 
 def test_wrong_type_names_field(tmp_path: Path) -> None:
     (tmp_path / CONFIG_FILE).write_text("warehouse:\n  threads: many\n")
-    with pytest.raises(ConfigError, match="warehouse.threads"):
+    with pytest.raises(ConfigError, match=r"warehouse\.threads"):
         load_settings(tmp_path)

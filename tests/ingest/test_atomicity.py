@@ -9,8 +9,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from nextbest.ingest import ingest
 from nextbest.warehouse import Warehouse
 
@@ -23,7 +21,7 @@ KILL_AT_STEP = textwrap.dedent(
     from nextbest.warehouse import Warehouse
 
     def progress(step, done, total):
-        if step == sys.argv[3]:
+        if step == sys.argv[3]:  # written, not yet committed
             os.kill(os.getpid(), signal.SIGKILL)
 
     wh = Warehouse(sys.argv[1], threads=1)

@@ -17,7 +17,11 @@ from nextbest.errors import MappingError, SourceError
 from nextbest.ingest import ingest
 from nextbest.warehouse import Warehouse
 
-CUSTOMERS = "customer_id,email,first_name,signup_at\nC1, Ann@Example.COM ,Ann,2025-01-02 10:00:00\nC2,bo@x.org,Bo,2025-02-03\n"
+CUSTOMERS = (
+    "customer_id,email,first_name,signup_at\n"
+    "C1, Ann@Example.COM ,Ann,2025-01-02 10:00:00\n"
+    "C2,bo@x.org,Bo,2025-02-03\n"
+)
 
 
 def mapping(path: Path, data: dict) -> Path:
@@ -40,7 +44,9 @@ def test_canonical_csv_loads_and_cleans_email(wh, write) -> None:
 
 def test_loading_twice_adds_nothing(wh, write) -> None:
     ingest(wh, write("customers.csv", CUSTOMERS))
-    bad = write("orders.csv", "order_id,customer_id,ordered_at,total\nO1,C1,2025-03-01,10\nO2,C1,nope,5\n")
+    bad = write(
+        "orders.csv", "order_id,customer_id,ordered_at,total\nO1,C1,2025-03-01,10\nO2,C1,nope,5\n"
+    )
     ingest(wh, bad)
     before = {t: wh.count(t) for t in ("customers", "orders", "_quarantine")}
     again = ingest(wh, bad)
@@ -82,7 +88,10 @@ def test_repeated_products_on_separate_lines_are_kept(wh, write) -> None:
 
 def test_money_is_decimal(wh, write) -> None:
     ingest(wh, write("customers.csv", CUSTOMERS))
-    text = "order_id,customer_id,ordered_at,total\nO1,C1,2025-03-01,0.1\nO2,C1,2025-03-01,0.2\nO3,C1,2025-03-01,19.995\n"
+    text = (
+        "order_id,customer_id,ordered_at,total\n"
+        "O1,C1,2025-03-01,0.1\nO2,C1,2025-03-01,0.2\nO3,C1,2025-03-01,19.995\n"
+    )
     ingest(wh, write("orders.csv", text))
     total = wh.execute(wh.table("orders").total.sum())
     assert Decimal(str(total)) == Decimal("20.295")
@@ -151,7 +160,10 @@ def test_enum_and_custom_event_types(wh, write) -> None:
 def test_reference_checks_can_be_switched_off(wh, write) -> None:
     src = write("orders.csv", "order_id,customer_id,ordered_at,total\nO1,C404,2025-03-01,1\n")
     assert ingest(wh, src).tables["orders"].quarantined == 1
-    assert ingest(wh, src, settings=IngestSettings(check_references=False)).tables["orders"].loaded == 1
+    assert (
+        ingest(wh, src, settings=IngestSettings(check_references=False)).tables["orders"].loaded
+        == 1
+    )
 
 
 def test_mapping_renames_casts_formats_zones_maps_and_derives(wh, write, tmp_path) -> None:
@@ -172,7 +184,10 @@ def test_mapping_renames_casts_formats_zones_maps_and_derives(wh, write, tmp_pat
                         "email": "Mail",
                         "birth_date": {"from": "Born", "format": "%d.%m.%Y"},
                         "signup_at": {"from": "Joined", "format": "%Y-%m-%d %H:%M"},
-                        "country": {"from": "Land", "values": {"Deutschland": "DE", "France": "FR"}},
+                        "country": {
+                            "from": "Land",
+                            "values": {"Deutschland": "DE", "France": "FR"},
+                        },
                         "attributes": {"from": ["Vip", "Land"]},
                     }
                 }
@@ -191,7 +206,9 @@ def test_mapping_renames_casts_formats_zones_maps_and_derives(wh, write, tmp_pat
 
 
 def test_iso_offsets_and_epochs_become_utc(wh, write, tmp_path) -> None:
-    src = write("c.csv", "id,t,e\nA,2025-03-01T10:00:00+02:00,1740823200\nB,2025-03-01T10:00:00Z,0\n")
+    src = write(
+        "c.csv", "id,t,e\nA,2025-03-01T10:00:00+02:00,1740823200\nB,2025-03-01T10:00:00Z,0\n"
+    )
     m = mapping(
         tmp_path / "m.yaml",
         {
@@ -321,7 +338,10 @@ def test_formats_tsv_whitespace_jsonl_parquet_sqlite(wh, write, tmp_path) -> Non
         mapping(
             tmp_path / "sq.yaml",
             {
-                "source": {"format": "sqlite", "query": "SELECT pid, name FROM people ORDER BY pid"},
+                "source": {
+                    "format": "sqlite",
+                    "query": "SELECT pid, name FROM people ORDER BY pid",
+                },
                 "tables": {
                     "customers": {
                         "columns": {"customer_id": {"expr": "'S' || pid"}, "first_name": "name"}
@@ -340,7 +360,9 @@ def test_a_failure_half_way_leaves_the_warehouse_as_it_was(wh, tmp_path) -> None
     folder = tmp_path / "store"
     folder.mkdir()
     (folder / "customers.csv").write_text("customer_id\nC1\nC2\n")
-    (folder / "orders.csv").write_text("order_id,customer_id,ordered_at,total\nO1,C1,2025-01-01,1\n")
+    (folder / "orders.csv").write_text(
+        "order_id,customer_id,ordered_at,total\nO1,C1,2025-01-01,1\n"
+    )
     (folder / "events.csv").write_text("event_id\nE1\n")  # not mappable: no event_type column
     with pytest.raises(MappingError):
         ingest(wh, folder)
@@ -350,7 +372,9 @@ def test_a_failure_half_way_leaves_the_warehouse_as_it_was(wh, tmp_path) -> None
 def test_canonical_folder_loads_in_reference_order(wh, tmp_path) -> None:
     folder = tmp_path / "store"
     folder.mkdir()
-    (folder / "orders.csv").write_text("order_id,customer_id,ordered_at,total\nO1,C1,2025-01-01,1\n")
+    (folder / "orders.csv").write_text(
+        "order_id,customer_id,ordered_at,total\nO1,C1,2025-01-01,1\n"
+    )
     (folder / "customers.csv").write_text("customer_id\nC1\n")
     report = ingest(wh, folder)
     assert list(report.tables) == ["customers", "orders"]

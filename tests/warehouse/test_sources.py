@@ -12,7 +12,9 @@ from nextbest.warehouse import Warehouse
 KINDS = st.lists(st.sampled_from(["good", "extra", "blank_value"]), min_size=1, max_size=25)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(kinds=KINDS)
 def test_csv_line_numbers_survive_rejected_lines(tmp_path: Path, kinds: list[str]) -> None:
     lines = ["id,value"]
@@ -35,7 +37,11 @@ def test_whitespace_reader_splits_runs_of_blanks_and_flags_extra_columns(tmp_pat
     with Warehouse(tmp_path / "w.duckdb") as wh:
         table, _ = wh.read_source(path, "whitespace", header=False, columns=["x", "y"])
         got = wh.execute(table.order_by("_line")).to_dict("records")
-    assert [(r["_line"], r["x"], r["y"]) for r in got] == [(1, "a", "b"), (3, "c", "d"), (4, "f", "g")]
+    assert [(r["_line"], r["x"], r["y"]) for r in got] == [
+        (1, "a", "b"),
+        (3, "c", "d"),
+        (4, "f", "g"),
+    ]
     assert [r["_malformed"] for r in got][1] == "more than 2 columns"
 
 

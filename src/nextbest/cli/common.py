@@ -86,7 +86,9 @@ def emit(as_json: bool, payload: dict[str, Any], render: Callable[[], None]) -> 
 
 
 @contextmanager
-def progress_bar(description: str, *, quiet: bool = False) -> Iterator[Callable[[str, int, int], None]]:
+def progress_bar(
+    description: str, *, quiet: bool = False
+) -> Iterator[Callable[[str, int, int], None]]:
     """A Rich progress bar on stderr, driven by ``callback(step, done, total)``."""
     if quiet or not sys.stderr.isatty():
         yield lambda step, done, total: None

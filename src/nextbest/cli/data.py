@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +24,7 @@ from nextbest.ingest import ingest as ingest_source
 from nextbest.synth import generate, spoil, write_store
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     parquet = "parquet"
     csv = "csv"
 
@@ -32,17 +32,31 @@ class Format(str, Enum):
 @command
 def synth(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the store into.")],
-    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 2000,
-    days: Annotated[int, typer.Option(min=7, help="Days of history.")] = 365,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 42,
-    start: Annotated[str, typer.Option(help="First day of the history (YYYY-MM-DD).")] = "2025-01-01",
+    customers: Annotated[
+        int | None, typer.Option(min=1, help="Number of customers [default: settings, 2000].")
+    ] = None,
+    days: Annotated[int | None, typer.Option(min=7, help="Days of history [default: 365].")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Random seed: the same seed gives the same data [default: 42]."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First day of the history, YYYY-MM-DD [default: 2025-01-01].")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="File format.")] = Format.parquet,
     dirty: Annotated[
         bool, typer.Option("--dirty", help="Inject the faults real exports have, and list them.")
     ] = False,
+    project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a realistic synthetic store in the canonical layout (plus its hidden truth)."""
+    _, settings = settings_for(project)
+    conf = settings.synth
+    customers = customers or conf.customers
+    days = days or conf.days
+    seed = conf.seed if seed is None else seed
+    start = start or conf.start
     with progress_bar("synth") as tick:
         store = generate(customers=customers, days=days, seed=seed, start=start, progress=tick)
         spoiled = None
@@ -78,7 +92,11 @@ def print_ingest(report: IngestReport) -> None:
     for t in report.tables.values():
         reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(t.reasons.items()))
         table.add_row(
-            t.table, f"{t.read:,}", f"{t.loaded:,}", f"{t.duplicates:,}", f"{t.quarantined:,}",
+            t.table,
+            f"{t.read:,}",
+            f"{t.loaded:,}",
+            f"{t.duplicates:,}",
+            f"{t.quarantined:,}",
             reasons,
         )
     out.print(table)
@@ -88,7 +106,9 @@ def print_ingest(report: IngestReport) -> None:
 
 @command
 def ingest(
-    source: Annotated[Path, typer.Argument(help="A file, an SQLite database, or a canonical folder.")],
+    source: Annotated[
+        Path, typer.Argument(help="A file, an SQLite database, or a canonical folder.")
+    ],
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Mapping YAML (see examples/).")
     ] = None,
@@ -104,7 +124,9 @@ def ingest(
 
 @command
 def quarantine(
-    table: Annotated[str | None, typer.Option("--table", help="Only rows meant for this table.")] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="Only rows meant for this table.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 20,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
@@ -119,13 +141,19 @@ def quarantine(
     payload = {"total": total, "rows": rows}
 
     def render() -> None:
-        view = Table(title=f"quarantine: {total:,} rows" + (f" (first {limit})" if total > limit else ""))
-        for col in ("table", "source:line", "reason", "field", "detail", "record"):
+        view = Table(
+            title=f"quarantine: {total:,} rows" + (f" (first {limit})" if total > limit else "")
+        )
+        for col in ("table", "source:line", "reason", "field", "detail"):
             view.add_column(col, overflow="fold")
+        view.add_column("record", no_wrap=True, max_width=60)
         for r in rows:
             view.add_row(
-                r["target"], f"{Path(r['source']).name}:{r['line']}", r["reason"],
-                r["field"] if isinstance(r["field"], str) else "", r["detail"] or "",
+                r["target"],
+                f"{Path(r['source']).name}:{r['line']}",
+                r["reason"],
+                r["field"] if isinstance(r["field"], str) else "",
+                r["detail"] or "",
                 (r["record"] or "")[:80],
             )
         out.print(view)

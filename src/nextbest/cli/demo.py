@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from nextbest.cli.common import JsonOpt, ProjectOpt, command, emit, open_warehouse, out, progress_bar, settings_for
+from nextbest.cli.common import (
+    JsonOpt,
+    ProjectOpt,
+    command,
+    emit,
+    open_warehouse,
+    out,
+    progress_bar,
+    settings_for,
+)
 from nextbest.cli.data import print_ingest
 from nextbest.cli.quality import build_quality, print_quality
 from nextbest.ingest import ingest
@@ -19,12 +28,14 @@ LARGE_CUSTOMERS = 100_000
 @command
 def demo(
     customers: Annotated[
-        int | None, typer.Option(min=1, help="Customers in the store (default from settings: 2000).")
+        int | None,
+        typer.Option(min=1, help="Customers in the store (default from settings: 2000)."),
     ] = None,
     days: Annotated[int | None, typer.Option(min=7, help="Days of history.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     large: Annotated[
-        bool, typer.Option("--large", help=f"A large store: {LARGE_CUSTOMERS:,} customers, ~10M events.")
+        bool,
+        typer.Option("--large", help=f"A large store: {LARGE_CUSTOMERS:,} customers, ~10M events."),
     ] = False,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,

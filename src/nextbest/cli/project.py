@@ -14,7 +14,9 @@ from nextbest.warehouse import Warehouse
 @command
 def init(
     project: ProjectOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing nextbest.yaml.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing nextbest.yaml.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a project: a commented nextbest.yaml and the warehouse under .nextbest/."""
@@ -37,7 +39,12 @@ def init(
 
     emit(
         as_json,
-        {"project": str(root), "config": str(config), "config_written": wrote,
-         "warehouse": str(path), "tables": tables},
+        {
+            "project": str(root),
+            "config": str(config),
+            "config_written": wrote,
+            "warehouse": str(path),
+            "tables": tables,
+        },
         render,
     )

@@ -8,22 +8,35 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nextbest.cli.common import JsonOpt, ProjectOpt, command, emit, open_warehouse, out, settings_for
+from nextbest.cli.common import (
+    JsonOpt,
+    ProjectOpt,
+    command,
+    emit,
+    open_warehouse,
+    out,
+    settings_for,
+)
 from nextbest.quality import quality_report, write_quality_report
 
 
 def print_quality(report: dict[str, Any], html: Path) -> None:
     table = Table(title="data quality")
     for col in ("table", "rows", "latest", "worst null rate", "duplicates removed", "quarantined"):
-        table.add_column(col, justify="left" if col in ("table", "latest", "worst null rate") else "right")
+        table.add_column(
+            col, justify="left" if col in ("table", "latest", "worst null rate") else "right"
+        )
     for name, t in report["tables"].items():
         loads = report["loads"].get(name, {})
         rates = [(p["null_rate"] or 0, c) for c, p in t["columns"].items()]
         rate, col = max(rates) if rates else (0, "")
         table.add_row(
-            name, f"{t['rows']:,}", str(t.get("latest") or ""),
+            name,
+            f"{t['rows']:,}",
+            str(t.get("latest") or ""),
             f"{col} {rate:.1%}" if rate else "",
-            f"{loads.get('duplicates_removed', 0):,}", f"{loads.get('quarantined', 0):,}",
+            f"{loads.get('duplicates_removed', 0):,}",
+            f"{loads.get('quarantined', 0):,}",
         )
     out.print(table)
     if report["quarantine"]:
@@ -36,7 +49,9 @@ def print_quality(report: dict[str, Any], html: Path) -> None:
     out.print(f"report: {html}")
 
 
-def build_quality(project: Path | None, out_dir: Path | None = None) -> tuple[dict[str, Any], Path, Path]:
+def build_quality(
+    project: Path | None, out_dir: Path | None = None
+) -> tuple[dict[str, Any], Path, Path]:
     root, settings = settings_for(project)
     with open_warehouse(project, read_only=True) as wh:
         report = quality_report(wh)
@@ -47,7 +62,8 @@ def build_quality(project: Path | None, out_dir: Path | None = None) -> tuple[di
 @command
 def quality(
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Report folder (default: the project's reports dir).")
+        Path | None,
+        typer.Option("--out", help="Report folder (default: the project's reports dir)."),
     ] = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,

@@ -20,6 +20,8 @@ line and raw record, and the good rows still load.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -36,6 +38,8 @@ from nextbest.schema import EVENT_TYPES, MESSAGE_CHANNELS, TABLES, load_order
 from nextbest.warehouse import Warehouse, guess_format
 
 __all__ = ["IngestReport", "TableReport", "ingest", "plan_folder"]
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
@@ -120,33 +124,65 @@ def ingest(
     settings: IngestSettings | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Load ``source`` (file or canonical folder) into the warehouse atomically."""
+    """Load ``source`` (file or canonical folder) into the warehouse atomically.
+
+    Every table is first staged (read, mapped and checked into temporary tables,
+    which changes nothing), then one transaction appends the new rows and the
+    quarantined ones and logs the load.
+    """
     settings = settings or IngestSettings()
     path = Path(source)
+    if not path.exists():
+        raise SourceError("not found", source=str(path), hint="Check the path.")
     if isinstance(mapping, str | Path):
         mapping = load_mapping(mapping)
     if path.is_dir() and mapping is None:
         plan = plan_folder(path)
     else:
-        if mapping is None:
-            table = _table_from_name(path)
-            mapping = Mapping.identity(table)
-        plan = [(path, mapping)]
+        plan = [(path, mapping or Mapping.identity(_table_from_name(path)))]
     started = dt.datetime.now(dt.UTC)
     report = IngestReport(load_id=f"L{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}")
-    steps = sum(len(m.tables) for _, m in plan)
-    done = 0
-    with wh.transaction():
+    steps = 2 * sum(len(m.tables) for _, m in plan)
+    tick = _counter(progress, steps)
+    staged: list[_Staged] = []
+    try:
         for file, file_mapping in plan:
-            report.sources.append(str(file.resolve()) if file.exists() else str(file))
-            for table_report in _load_file(wh, file, file_mapping, settings, report.load_id):
-                report.add(table_report)
-                done += 1
-                if progress:
-                    progress(table_report.table, done, steps)
-        report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
-        _log(wh, report, started)
+            report.sources.append(str(file.resolve()))
+            staged += _stage_file(wh, file, file_mapping, settings, staged, tick)
+        with wh.transaction():
+            for item in staged:
+                _write(wh, item, report.load_id)
+                report.add(item.report)
+                tick(item.report.table)
+            report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+            _log(wh, report, started)
+    finally:
+        for item in staged:
+            wh.drop(item.stage)
     return report
+
+
+@dataclass
+class _Staged:
+    """One table of one source, mapped and checked, waiting to be written."""
+
+    table: str
+    source: str
+    stage: ibis.Table
+    report: TableReport
+    rejects: Any = None
+
+
+def _counter(progress: Progress | None, total: int) -> Callable[[str], None]:
+    done = 0
+
+    def tick(step: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(step, done, total)
+
+    return tick
 
 
 def _table_from_name(path: Path) -> str:
@@ -160,9 +196,14 @@ def _table_from_name(path: Path) -> str:
     return stem
 
 
-def _load_file(
-    wh: Warehouse, path: Path, mapping: Mapping, settings: IngestSettings, load_id: str
-) -> list[TableReport]:
+def _stage_file(
+    wh: Warehouse,
+    path: Path,
+    mapping: Mapping,
+    settings: IngestSettings,
+    earlier: list[_Staged],
+    tick: Callable[[str], None],
+) -> list[_Staged]:
     mapping.check_names(str(path))
     src_spec = mapping.source
     fmt = src_spec.format or guess_format(path)
@@ -174,95 +215,128 @@ def _load_file(
         columns=src_spec.columns,
         query=src_spec.query,
     )
-    reports = []
-    targets = [t.name for t in load_order() if t.name in mapping.tables]
-    if rejects is not None and rejects.num_rows:
-        _quarantine_rejects(wh, rejects, path, load_id, ",".join(targets))
-    if wh.execute(src.count()) == 0 and (rejects is None or not rejects.num_rows):
+    has_rejects = rejects is not None and rejects.num_rows > 0
+    if wh.execute(src.count()) == 0 and not has_rejects:
         raise SourceError(
             "has no data rows", source=str(path), hint="Export the data again; nothing was loaded."
         )
-    for name in targets:
-        reports.append(
-            _load_table(wh, src, name, mapping.tables[name], mapping, settings, path, load_id)
+    staged: list[_Staged] = []
+    for table in load_order():
+        if table.name in mapping.tables:
+            refs = _references(
+                wh, table.name, mapping.tables[table.name], settings, earlier + staged
+            )
+            staged.append(_stage_table(wh, src, table.name, mapping, settings, path, refs))
+            tick(f"read {table.name}")
+    if has_rejects:
+        first = staged[0]
+        first.rejects = rejects
+        first.report.read += rejects.num_rows
+        first.report.quarantined += rejects.num_rows
+        first.report.reasons["malformed_row"] = (
+            first.report.reasons.get("malformed_row", 0) + rejects.num_rows
         )
-    if rejects is not None and rejects.num_rows and reports:
-        first = reports[0]
-        first.read += rejects.num_rows
-        first.quarantined += rejects.num_rows
-        first.reasons["malformed_row"] = first.reasons.get("malformed_row", 0) + rejects.num_rows
-    return reports
+    return staged
 
 
 def _references(
-    wh: Warehouse, table: str, spec: TableSpec, settings: IngestSettings
+    wh: Warehouse, table: str, spec: TableSpec, settings: IngestSettings, staged: list[_Staged]
 ) -> dict[str, ibis.Table]:
+    """Per checked column, the keys it may name: the table's rows plus this load's good rows."""
     check = settings.check_references if spec.check_references is None else spec.check_references
     if not check:
         return {}
     refs = {}
     for fk in TABLES[table].references:
-        target = TABLES[fk.table]
-        refs[fk.column] = wh.table(fk.table)[target.key[0]]
+        key = TABLES[fk.table].key[0]
+        known = wh.table(fk.table).select(key)
+        for item in staged:
+            if item.table == fk.table:
+                good = item.stage.filter(item.stage._reason.isnull())
+                known = known.union(good.select(key), distinct=False)
+        refs[fk.column] = known[key]
     return refs
 
 
-def _load_table(
+def _stage_table(
     wh: Warehouse,
     src: ibis.Table,
     name: str,
-    spec: TableSpec,
     mapping: Mapping,
     settings: IngestSettings,
     path: Path,
-    load_id: str,
-) -> TableReport:
-    table = TABLES[name]
-    enums = {
-        "event_type": EVENT_TYPES + tuple(settings.event_types) + tuple(spec.event_types),
-        "channel": MESSAGE_CHANNELS + tuple(settings.message_channels),
+    refs: dict[str, ibis.Table],
+) -> _Staged:
+    spec = mapping.tables[name]
+    extra = {
+        "events": {"event_type": (*EVENT_TYPES, *settings.event_types, *spec.event_types)},
+        "messages": {"channel": MESSAGE_CHANNELS + tuple(settings.message_channels)},
     }
-    if name == "consents":
-        enums.pop("channel")  # consent channels are free text (email, push, sms, ...)
     rows = canonical_rows(
         src,
-        table,
+        TABLES[name],
         spec,
         source=str(path),
         zone=mapping.source.timezone,
-        enums={k: v for k, v in enums.items() if k in table.names},
-        references=_references(wh, name, spec, settings),
+        enums=extra.get(name),
+        references=refs,
     )
+    clock = time.perf_counter()
     try:
         stage = wh.stage(rows)
-    except MappingError:
-        raise
-    except Exception as err:  # the engine reports bad expressions at execution
+    except Exception as err:  # the engine reports bad expressions only when it runs them
         raise MappingError(
             f"the mapping for {name} cannot be applied: {str(err).splitlines()[0]}",
             source=str(path),
             field=f"tables.{name}",
             hint="Check the column names and expressions in the mapping.",
         ) from None
+    log.debug("%s: staged in %.2f s", name, time.perf_counter() - clock)
     report = TableReport(name)
-    counts = wh.execute(stage.group_by("_reason").aggregate(n=stage.count()))
+    counts = wh.execute(stage.group_by("_reason").aggregate(n=ibis._.count()))
     for reason, n in zip(counts["_reason"], counts["n"], strict=True):
         report.read += int(n)
         if isinstance(reason, str):
             report.reasons[reason] = int(n)
             report.quarantined += int(n)
-    _quarantine(wh, stage, name, str(path), load_id)
-    before = wh.count(name)
-    good = stage.filter(stage._reason.isnull())
-    first = good.mutate(
-        _rn=ibis.row_number().over(group_by=list(table.key), order_by=good._line)
-    ).filter(lambda t: t._rn == 0)
-    new = first.anti_join(wh.table(name), list(table.key))
-    wh.insert(name, new)
-    report.loaded = wh.count(name) - before
+    return _Staged(name, str(path), stage, report)
+
+
+def _write(wh: Warehouse, item: _Staged, load_id: str) -> None:
+    """Append a staged table's new rows and quarantined rows (inside the load's transaction)."""
+    clock = time.perf_counter()
+    if item.rejects is not None:
+        _quarantine_rejects(wh, item.rejects, item.source, load_id, item.table)
+    _quarantine(wh, item.stage, item.table, item.source, load_id)
+    before = wh.count(item.table)
+    wh.insert(item.table, _new_rows(wh, item.stage, list(TABLES[item.table].key), item.table))
+    report = item.report
+    report.loaded = wh.count(item.table) - before
     report.duplicates = report.read - report.quarantined - report.loaded
-    wh.drop(stage)
-    return report
+    log.debug("%s: written in %.2f s", item.table, time.perf_counter() - clock)
+
+
+def key_hash(t: ibis.Table, key: list[str]) -> ibis.Value:
+    """A 64-bit hash of the natural key (cheap to group and join on)."""
+    if len(key) == 1:
+        return t[key[0]].hash()
+    return ibis.literal("\x1f").join([t[k].cast("string").fill_null("") for k in key]).hash()
+
+
+def _new_rows(wh: Warehouse, stage: ibis.Table, key: list[str], name: str) -> ibis.Table:
+    """Good rows whose key is neither earlier in this load nor already in the table.
+
+    Repeated keys are found by their hash first (an integer group-by), then the few
+    candidates are compared by the key itself; the first line of a key wins.
+    """
+    good = stage.filter(stage._reason.isnull())
+    hashed = good.mutate(_h=key_hash(good, key))
+    repeated = hashed.group_by("_h").aggregate(_n=ibis._.count()).filter(ibis._._n > 1)
+    suspects = hashed.semi_join(repeated, "_h")
+    ranked = suspects.mutate(_rn=ibis.row_number().over(group_by=key, order_by=suspects._line))
+    losers = ranked.filter(ranked._rn > 0).select("_line")
+    first = good.anti_join(losers, "_line")
+    return first.anti_join(wh.table(name), key)
 
 
 def _quarantine(wh: Warehouse, stage: ibis.Table, target: str, source: str, load_id: str) -> None:
@@ -286,12 +360,14 @@ def _append_new_quarantine(wh: Warehouse, rows: ibis.Table) -> None:
     wh.insert("_quarantine", rows.anti_join(held, ["target", "source", "line", "record"]))
 
 
-def _quarantine_rejects(wh: Warehouse, rejects: Any, path: Path, load_id: str, target: str) -> None:
+def _quarantine_rejects(
+    wh: Warehouse, rejects: Any, source: str, load_id: str, target: str
+) -> None:
     t = ibis.memtable(rejects)
     rows = t.select(
         load_id=ibis.literal(load_id),
         target=ibis.literal(target),
-        source=ibis.literal(str(path)),
+        source=ibis.literal(source),
         line=t.line.cast("int64"),
         reason=ibis.literal("malformed_row"),
         field=t.column_name.cast("string"),

@@ -16,7 +16,7 @@ import ibis.expr.datatypes as dt
 from nextbest.errors import MappingError
 from nextbest.ingest.mapping import ColumnSpec, TableSpec
 from nextbest.schema import Column, Table
-from nextbest.warehouse.functions import json_valid, local_to_utc, try_strptime
+from nextbest.warehouse.functions import json_valid, local_to_utc, trim_blanks, try_strptime
 
 __all__ = ["Check", "canonical_rows"]
 
@@ -53,12 +53,12 @@ def _timestamp(raw: ibis.Value, spec: ColumnSpec, zone: str) -> ibis.Value:
     text = _text(raw)
     if spec.format:
         return local_to_utc(try_strptime(text, spec.format), zone)
+    # an offset in the text wins; naive text is read in the session zone, UTC
+    aware = text.try_cast(dt.Timestamp(timezone="UTC", scale=6)).cast("timestamp(6)")
+    if zone.upper() in ("UTC", "Z", "ETC/UTC", "GMT"):
+        return aware
     with_offset = text.re_search(r"(Z|[+-]\d\d(:?\d\d)?)$")
-    return ibis.ifelse(
-        with_offset,
-        text.try_cast(dt.Timestamp(timezone="UTC", scale=6)).cast("timestamp(6)"),
-        local_to_utc(text.try_cast("timestamp(6)"), zone),
-    )
+    return ibis.ifelse(with_offset, aware, local_to_utc(text.try_cast("timestamp(6)"), zone))
 
 
 def _date(raw: ibis.Value, spec: ColumnSpec) -> ibis.Value:
@@ -95,8 +95,7 @@ def _cast(raw: ibis.Value, col: Column, spec: ColumnSpec, zone: str) -> ibis.Val
 def _prepare(raw: ibis.Value, col: Column, spec: ColumnSpec) -> ibis.Value:
     """Trim, lower-case, map values and fill defaults, before any cast."""
     if raw.type().is_string():
-        raw = raw.strip()
-        raw = ibis.ifelse(raw == "", _NULL, raw)
+        raw = trim_blanks(raw).nullif("")
         if spec.lower or col.name == "email":
             raw = raw.lower()
     if spec.values:
@@ -156,13 +155,6 @@ def _with_expressions(src: ibis.Table, spec: TableSpec, table: str, source: str)
         ) from None
 
 
-def _record(src: ibis.Table) -> ibis.StringValue:
-    if "_record" in src.columns:
-        return src["_record"]
-    visible = {c: src[c] for c in src.columns if not c.startswith("_")}
-    return ibis.struct(visible).cast("json").cast("string")
-
-
 def canonical_rows(
     src: ibis.Table,
     table: Table,
@@ -177,17 +169,24 @@ def canonical_rows(
 
     ``enums`` widens a column's allowed values; ``references`` maps a column to the
     table whose key it must name (only the checks that are switched on).
+
+    The expression is built in levels (prepared text, typed values, check flags,
+    verdict), each a separate projection, so every value is computed once per row.
     """
     src = _with_expressions(src, spec, table.name, source)
-    typed: dict[str, ibis.Value] = {}
-    checks: list[Check] = []
-    if "_malformed" in src.columns:
-        checks.append(Check(src._malformed.notnull(), "malformed_row", None, src._malformed))
+    visible = [c for c in src.columns if not c.startswith("_")]
+    carried = {f"__src_{c}": src[c] for c in visible}
+    for extra in ("_malformed", "_record"):
+        if extra in src.columns:
+            carried[extra] = src[extra]
+
+    # level 1: the prepared source value of every mapped canonical column
+    prepared: dict[str, ibis.Value] = {}
+    specs: dict[str, ColumnSpec] = {}
     for col in table.columns:
         spec_col = spec.columns.get(col.name, ColumnSpec())
         raw = _source_value(src, col, spec_col, table.name, source)
         if raw is None:
-            typed[col.name] = ibis.null().cast(col.dtype)
             if col.required:
                 raise MappingError(
                     f"required column {table.name}.{col.name} is not mapped and the source "
@@ -197,9 +196,69 @@ def canonical_rows(
                     hint=f"Add tables.{table.name}.columns.{col.name} to the mapping.",
                 )
             continue
-        raw = _prepare(raw, col, spec_col)
-        value = _cast(raw, col, spec_col, zone).cast(col.dtype)
-        typed[col.name] = value
+        prepared[f"__raw_{col.name}"] = _prepare(raw, col, spec_col)
+        specs[col.name] = spec_col
+    level1 = src.select(_line=src._line, **carried, **prepared).view()
+
+    # level 2: typed canonical values
+    typed = {
+        col.name: (
+            _cast(level1[f"__raw_{col.name}"], col, specs[col.name], zone).cast(col.dtype)
+            if col.name in specs
+            else ibis.null().cast(col.dtype)
+        )
+        for col in table.columns
+    }
+    level2 = level1.select(*level1.columns, **typed).view()
+
+    # level 3: one boolean per check
+    checks = _checks(level2, table, specs, enums or {}, references or {})
+    flags = {f"__fail_{i}": c.failed for i, c in enumerate(checks)}
+    level3 = level2.select(*level2.columns, **flags).view()
+
+    # level 4: the verdict; details and the raw record only for failing rows
+    failed = [level3[f"__fail_{i}"] for i in range(len(checks))]
+
+    def first(pick: Any) -> ibis.Value:
+        if not checks:
+            return _NULL
+        return ibis.cases(*[(f, pick(c)) for f, c in zip(failed, checks, strict=True)], else_=_NULL)
+
+    reason = first(lambda c: ibis.literal(c.reason))
+    # the same checks over level 3, for their detail texts (their conditions go unused)
+    texts = [c.detail for c in _checks(level3, table, specs, enums or {}, references or {})]
+    details = [ibis.ifelse(f, text, _NULL) for f, text in zip(failed, texts, strict=True)]
+    if "_record" in level3.columns:
+        record = level3["_record"]
+    else:
+        record = ibis.struct({c: level3[f"__src_{c}"] for c in visible}).cast("json").cast("string")
+    return level3.select(
+        _line=level3._line,
+        **{col.name: level3[col.name] for col in table.columns},
+        _reason=reason,
+        _field=first(lambda c: ibis.literal(c.field).cast("string")),
+        _detail=ibis.ifelse(
+            reason.notnull(), ibis.literal("; ").join(details) if details else _NULL, _NULL
+        ),
+        _record=ibis.ifelse(reason.notnull(), record, _NULL),
+    )
+
+
+def _checks(
+    t: ibis.Table,
+    table: Table,
+    specs: dict[str, ColumnSpec],
+    enums: dict[str, tuple[str, ...]],
+    references: dict[str, ibis.Table],
+) -> list[Check]:
+    """Every contract check of ``table`` over the typed level ``t``."""
+    checks: list[Check] = []
+    if "_malformed" in t.columns:
+        checks.append(Check(t._malformed.notnull(), "malformed_row", None, t._malformed))
+    for col in table.columns:
+        if col.name not in specs:
+            continue
+        raw, value, spec_col = t[f"__raw_{col.name}"], t[col.name], specs[col.name]
         shown = _text(raw).substr(0, 60)
         if col.required:
             checks.append(Check(raw.isnull(), "missing", col.name, ibis.literal("missing")))
@@ -208,7 +267,9 @@ def canonical_rows(
                 raw.notnull() & value.isnull(),
                 "invalid_" + ("timestamp" if col.kind in ("timestamp", "date") else "type"),
                 col.name,
-                "cannot read '" + shown + f"' as {col.dtype}"
+                "cannot read '"
+                + shown
+                + f"' as {col.dtype}"
                 + (f" with format {spec_col.format}" if spec_col.format else ""),
             )
         )
@@ -220,7 +281,7 @@ def canonical_rows(
             checks.append(
                 Check(value > col.max, "out_of_range", col.name, shown + f" is above {col.max:g}")
             )
-        allowed = (enums or {}).get(col.name, col.enum)
+        allowed = enums.get(col.name, col.enum)
         if allowed:
             checks.append(
                 Check(
@@ -231,9 +292,9 @@ def canonical_rows(
                 )
             )
     for fk in table.references:
-        other = (references or {}).get(fk.column)
-        if other is not None:
-            value = typed[fk.column]
+        other = references.get(fk.column)
+        if other is not None and fk.column in specs:
+            value = t[fk.column]
             checks.append(
                 Check(
                     value.notnull() & ~value.isin(other),
@@ -242,23 +303,4 @@ def canonical_rows(
                     "'" + _text(value) + f"' is not in {fk.table}",
                 )
             )
-    return _with_verdict(src, typed, checks)
-
-
-def _with_verdict(
-    src: ibis.Table, typed: dict[str, ibis.Value], checks: list[Check]
-) -> ibis.Table:
-    def first(pick: Any) -> ibis.Value:
-        if not checks:
-            return _NULL
-        return ibis.cases(*[(c.failed, pick(c)) for c in checks], else_=_NULL)
-
-    details = [ibis.ifelse(c.failed, c.detail, _NULL) for c in checks]
-    return src.select(
-        _line=src._line,
-        **typed,
-        _record=_record(src),
-        _reason=first(lambda c: ibis.literal(c.reason)),
-        _field=first(lambda c: ibis.literal(c.field).cast("string")),
-        _detail=ibis.literal("; ").join(details) if details else _NULL,
-    )
+    return checks

@@ -69,7 +69,9 @@ def _column_profile(wh: Warehouse, t: ibis.Table, rows: int) -> dict[str, dict[s
                 .order_by([ibis.desc("n"), name])
                 .limit(_TOP)
             )
-            prof["top"] = [{"value": str(v), "count": int(n)} for v, n in zip(top[name], top["n"], strict=True)]
+            prof["top"] = [
+                {"value": str(v), "count": int(n)} for v, n in zip(top[name], top["n"], strict=True)
+            ]
         if rows and col.type().is_numeric() and prof.get("min") is not None:
             prof["histogram"] = _histogram(wh, t, name, float(prof["min"]), float(prof["max"]))
         out[name] = prof

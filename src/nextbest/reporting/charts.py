@@ -14,8 +14,10 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import itertools
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 __all__ = ["bar_chart", "figure_uri", "histogram_chart", "line_chart"]
 
@@ -62,7 +64,7 @@ def bar_chart(
 
 def histogram_chart(edges: Sequence[float], counts: Sequence[int], *, title: str) -> str:
     fig, ax = plt.subplots(figsize=(4.5, 2.8))
-    widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    widths = [b - a for a, b in itertools.pairwise(edges)]
     ax.bar(edges[:-1], counts, width=widths, align="edge", color=_COLOR, edgecolor="white")
     ax.set_title(title)
     ax.set_ylabel("rows")

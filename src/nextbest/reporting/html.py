@@ -16,8 +16,10 @@ from jinja2.sandbox import SandboxedEnvironment
 __all__ = ["render_html", "write_report"]
 
 _ENV = SandboxedEnvironment(autoescape=select_autoescape(default=True, default_for_string=True))
-_ENV.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else (
-    f"{v:,.3f}" if isinstance(v, float) else ("" if v is None else v)
+_ENV.filters["num"] = lambda v: (
+    f"{v:,}"
+    if isinstance(v, int)
+    else (f"{v:,.3f}" if isinstance(v, float) else ("" if v is None else v))
 )
 _ENV.filters["pct"] = lambda v: "" if v is None else f"{100 * v:.1f}%"
 

@@ -103,6 +103,7 @@ class Warehouse:
                 else "Check that the file is a NextBest warehouse made by this version.",
             ) from None
         self.raw_sql("SET TimeZone = 'UTC'")
+        self.raw_sql("SET enable_progress_bar = false")
         self.read_only = read_only
         if not read_only:
             self.migrate()
@@ -154,7 +155,9 @@ class Warehouse:
         try:
             return self.con.table(name)
         except Exception as err:  # the engine's own "table not found" type varies
-            raise NotFoundError(f"no table {name!r} in the warehouse", source=str(self.path)) from err
+            raise NotFoundError(
+                f"no table {name!r} in the warehouse", source=str(self.path)
+            ) from err
 
     def list_tables(self) -> list[str]:
         return list(self.con.list_tables())
@@ -199,4 +202,10 @@ class Warehouse:
     def insert(self, name: str, expr: ibis.Table) -> None:
         """Append the rows of ``expr`` (columns in the table's order) to table ``name``."""
         target = self.table(name)
-        self.con.insert(name, expr.select(*target.columns))
+        # row order in a table means nothing here; letting the engine write in any
+        # order makes large appends much faster
+        self.raw_sql("SET preserve_insertion_order = false")
+        try:
+            self.con.insert(name, expr.select(*target.columns))
+        finally:
+            self.raw_sql("SET preserve_insertion_order = true")

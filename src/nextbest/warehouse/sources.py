@@ -3,8 +3,9 @@
 Every reader returns an Ibis table whose first column ``_line`` is the 1-based line
 of the record in its file (header counted), and whose other columns are the
 source's own, plus, for line-based formats, ``_record`` (the raw line) and
-``_malformed`` (why a line could not be split into fields, else NULL): text formats arrive as strings (the mapping casts them, so a bad
-value becomes a quarantined row instead of a failed load); Parquet keeps its types.
+``_malformed`` (why a line could not be split into fields, else NULL). Text formats
+arrive as strings (the mapping casts them, so a bad value becomes a quarantined row
+instead of a failed load); Parquet keeps its types.
 
 Formats: ``csv``, ``tsv``, ``whitespace`` (columns separated by runs of blanks),
 ``jsonl`` (one JSON object per line), ``parquet`` and ``sqlite`` (a query against
@@ -258,7 +259,9 @@ def _read_parquet(con: Any, path: Path) -> ibis.Table:
 def _read_sqlite(con: Any, path: Path, query: str | None) -> ibis.Table:
     if not query:
         raise MappingError(
-            "an SQLite source needs a query", source=str(path), field="source.query",
+            "an SQLite source needs a query",
+            source=str(path),
+            field="source.query",
             hint="Add source.query: SELECT ... FROM your_table",
         )
     try:
@@ -266,7 +269,9 @@ def _read_sqlite(con: Any, path: Path, query: str | None) -> ibis.Table:
         cur = db.execute(query)
     except sqlite3.Error as err:
         raise SourceError(
-            f"query failed: {err}", source=str(path), field="source.query",
+            f"query failed: {err}",
+            source=str(path),
+            field="source.query",
             hint="Check the table and column names in the query.",
         ) from None
     names = [d[0] for d in cur.description]
@@ -275,7 +280,9 @@ def _read_sqlite(con: Any, path: Path, query: str | None) -> ibis.Table:
     while rows := cur.fetchmany(_CHUNK_ROWS):
         cols = list(zip(*rows, strict=True))
         arrays = [pa.array(range(line, line + len(rows)), pa.int64())]
-        arrays += [pa.array([None if v is None else str(v) for v in col], pa.string()) for col in cols]
+        arrays += [
+            pa.array([None if v is None else str(v) for v in col], pa.string()) for col in cols
+        ]
         batches.append(pa.RecordBatch.from_arrays(arrays, names=["_line", *names]))
         line += len(rows)
     db.close()
@@ -302,7 +309,9 @@ def read_source(
     """
     if fmt not in FORMATS:
         raise MappingError(
-            f"unknown source format {fmt!r}", source=str(path), field="source.format",
+            f"unknown source format {fmt!r}",
+            source=str(path),
+            field="source.format",
             hint=f"Use one of {', '.join(FORMATS)}.",
         )
     _sniff(path, fmt)

@@ -1,0 +1,163 @@
+"""Foundation benchmark: synthetic store generation and ingestion at scale.
+
+    python benchmarks/bench_foundation.py [--customers 100000] [--days 365] [--work DIR]
+
+Each stage runs in its own process so its peak memory (max RSS) is its own:
+1. synth: generate the store and write it as Parquet;
+2. the same tables are exported as CSV (not timed);
+3. ingest events from Parquet, and from CSV, into a warehouse that already holds the
+   customers (so the known-customer check runs), plus the whole canonical folder.
+Rows/s counts every source row read, validated and written (or quarantined/skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+TARGETS = {
+    "synth": "<= 90 s",
+    "ingest events (parquet)": ">= 1,000,000 rows/s",
+    "ingest events (csv)": ">= 300,000 rows/s",
+}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stage_synth(args: argparse.Namespace) -> dict:
+    from nextbest.synth import generate, write_store
+
+    t0 = time.perf_counter()
+    store = generate(customers=args.customers, days=args.days, seed=1)
+    t1 = time.perf_counter()
+    write_store(store, Path(args.work) / "parquet", fmt="parquet")
+    t2 = time.perf_counter()
+    rows = {name: t.num_rows for name, t in store.tables.items()}
+    return {"generate_s": t1 - t0, "write_s": t2 - t1, "seconds": t2 - t0, "rows": rows}
+
+
+def stage_csv(args: argparse.Namespace) -> dict:
+    import duckdb
+
+    src, dst = Path(args.work) / "parquet", Path(args.work) / "csv"
+    dst.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    for path in sorted(src.glob("*.parquet")):
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet('{path}')) TO '{dst / (path.stem + '.csv')}' "
+            "(HEADER, DELIMITER ',')"
+        )
+    return {"seconds": 0.0}
+
+
+def stage_ingest(args: argparse.Namespace) -> dict:
+    from nextbest.ingest import ingest
+    from nextbest.warehouse import Warehouse
+
+    work = Path(args.work)
+    db = work / f"wh-{args.fmt}-{args.what}.duckdb"
+    for leftover in (db, db.with_suffix(".duckdb.wal")):
+        leftover.unlink(missing_ok=True)
+    folder = work / args.fmt
+    with Warehouse(db, threads=args.threads) as wh:
+        if args.what == "events":
+            ingest(wh, folder / f"customers.{args.fmt}")
+            t0 = time.perf_counter()
+            report = ingest(wh, folder / f"events.{args.fmt}")
+        else:
+            t0 = time.perf_counter()
+            report = ingest(wh, folder)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "rows": report.totals["read"], "totals": report.totals}
+
+
+STAGES = {"synth": stage_synth, "csv": stage_csv, "ingest": stage_ingest}
+
+
+def run_stage(name: str, args: argparse.Namespace, **extra: str) -> dict:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--stage",
+        name,
+        "--customers",
+        str(args.customers),
+        "--days",
+        str(args.days),
+        "--work",
+        str(args.work),
+        "--threads",
+        str(args.threads),
+    ]
+    for key, value in extra.items():
+        cmd += [f"--{key}", value]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--work", default="/tmp/nextbest-bench")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stage", choices=list(STAGES))
+    parser.add_argument("--fmt", default="parquet")
+    parser.add_argument("--what", default="events")
+    args = parser.parse_args()
+    if args.stage:
+        result = STAGES[args.stage](args)
+        result["peak_mb"] = _peak_mb()
+        print(json.dumps(result))
+        return
+
+    console = Console()
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    results = []
+    with console.status("synth ..."):
+        synth = run_stage("synth", args)
+    events = synth["rows"]["events"]
+    results.append(("synth", synth["seconds"], None, synth["peak_mb"]))
+    with console.status("exporting CSV ..."):
+        run_stage("csv", args)
+    for fmt in ("parquet", "csv"):
+        for what in ("events", "folder"):
+            with console.status(f"ingest {what} from {fmt} ..."):
+                r = run_stage("ingest", args, fmt=fmt, what=what)
+            label = f"ingest {'events' if what == 'events' else 'all tables'} ({fmt})"
+            results.append((label, r["seconds"], r["rows"] / r["seconds"], r["peak_mb"]))
+
+    table = Table(
+        title=f"{args.customers:,} customers, {args.days} days: "
+        f"{events:,} events, {sum(synth['rows'].values()):,} rows in all "
+        f"(threads={args.threads})"
+    )
+    for col in ("stage", "seconds", "rows/s", "peak RSS MB", "target"):
+        table.add_column(col, justify="left" if col in ("stage", "target") else "right")
+    for label, seconds, rate, peak in results:
+        table.add_row(
+            label,
+            f"{seconds:.1f}",
+            f"{rate:,.0f}" if rate else "",
+            f"{peak:,.0f}",
+            TARGETS.get(label, ""),
+        )
+    console.print(table)
+    console.print("rows per table: " + ", ".join(f"{k} {v:,}" for k, v in synth["rows"].items()))
+
+
+if __name__ == "__main__":
+    main()

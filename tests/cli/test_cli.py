@@ -1,0 +1,145 @@
+"""Every command, invoked through the CLI runner as a user would type it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nextbest.cli import app
+
+runner = CliRunner()
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, result.output + str(result.exception)
+    return result.stdout
+
+
+def run_json(*args: str, code: int = 0) -> dict:
+    payload = json.loads(run(*args, "--json", code=code))
+    assert payload["ok"] is (code == 0)
+    return payload
+
+
+def test_init_writes_commented_config_and_warehouse(tmp_path: Path) -> None:
+    payload = run_json("init", "--project", tmp_path)
+    config = (tmp_path / "nextbest.yaml").read_text()
+    assert "# threads the engine may use" in config
+    assert (tmp_path / ".nextbest" / "warehouse.duckdb").exists()
+    assert "orders" in payload["tables"]
+    again = run_json("init", "--project", tmp_path)
+    assert again["config_written"] is False
+
+
+def test_project_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXTBEST_PROJECT", str(tmp_path))
+    run_json("init")
+    assert (tmp_path / "nextbest.yaml").exists()
+
+
+def test_synth_ingest_quarantine_quality(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    synth = run_json(
+        "synth",
+        "--customers",
+        150,
+        "--days",
+        60,
+        "--seed",
+        3,
+        "--out",
+        data,
+        "--format",
+        "csv",
+        "--dirty",
+    )
+    assert synth["rows"]["customers"] >= 150
+    assert synth["spoiled"] > 0
+    assert (data / "orders.csv").exists()
+    assert (data / "_truth" / "spoiled.csv").exists()
+    project = tmp_path / "p"
+    loaded = run_json("ingest", data, "--project", project)
+    totals = loaded["totals"]
+    assert totals["loaded"] > 0 and totals["quarantined"] > 0 and totals["duplicates"] > 0
+    assert totals["read"] == totals["loaded"] + totals["quarantined"] + totals["duplicates"]
+    again = run_json("ingest", data, "--project", project)
+    assert again["totals"]["loaded"] == 0
+    q = run_json("quarantine", "--project", project, "--limit", 5)
+    assert q["total"] == totals["quarantined"]
+    assert len(q["rows"]) == 5
+    assert {"target", "source", "line", "reason", "field", "record"} <= set(q["rows"][0])
+    quality = run_json("quality", "--project", project)
+    assert Path(quality["html"]).exists()
+    assert quality["report"]["quarantined_rows"] == totals["quarantined"]
+    human = run("quality", "--project", project)
+    assert "quarantine by reason" in human
+
+
+def test_human_output_of_ingest(tmp_path: Path) -> None:
+    src = tmp_path / "customers.csv"
+    src.write_text("customer_id\nA\nA\n")
+    text = run("ingest", src, "--project", tmp_path)
+    assert "duplicates" in text and "customers" in text
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    payload = run_json("demo", "--customers", 120, "--days", 45, "--project", tmp_path)
+    assert payload["ingest"]["totals"]["loaded"] > 0
+    assert payload["ingest"]["totals"]["quarantined"] == 0
+    html = Path(payload["quality_html"]).read_text()
+    assert "data:image/png;base64," in html
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "{tmp}/nope.csv"], "not found"),
+        (["ingest", "{tmp}/export.csv"], "--mapping"),
+        (["ingest", "{tmp}/customers.csv", "--mapping", "{tmp}/bad.yaml"], "no canonical column"),
+        (["ingest", "{tmp}/customers.csv", "--mapping", "{tmp}/missing.yaml"], "no column 'mail'"),
+        (["ingest", "{tmp}/empty.csv", "--mapping", "{tmp}/missing.yaml"], "empty"),
+    ],
+)
+def test_user_errors_exit_1_with_a_message_and_no_traceback(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "customers.csv").write_text("customer_id,email\nC1,a@b.c\n")
+    (tmp_path / "export.csv").write_text("a\n1\n")
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "bad.yaml").write_text("tables:\n  customers:\n    columns:\n      colour: a\n")
+    (tmp_path / "missing.yaml").write_text(
+        "tables:\n  customers:\n    columns:\n      customer_id: customer_id\n      email: mail\n"
+    )
+    argv = [a.format(tmp=tmp_path) for a in args] + ["--project", str(tmp_path)]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    payload = json.loads(runner.invoke(app, [*argv, "--json"]).stdout)
+    assert payload["ok"] is False and message in payload["message"]
+
+
+def test_every_command_takes_json_and_project() -> None:
+    for cmd in app.registered_commands:
+        params = {p.name for p in _params(cmd.callback)}
+        assert {"as_json", "project"} <= params, cmd.name
+
+
+def _params(fn) -> list:
+    import inspect
+
+    return list(inspect.signature(fn).parameters.values())
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    text = README.read_text()
+    for cmd in app.registered_commands:
+        assert re.search(rf"nextbest {cmd.name}\b", text), (
+            f"README does not show `nextbest {cmd.name}`"
+        )
