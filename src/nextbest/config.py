@@ -50,7 +50,9 @@ class WarehouseSettings(_Section):
         ".nextbest/warehouse.duckdb", description="database file, relative to the project"
     )
     threads: int = Field(2, ge=1, description="threads the engine may use")
-    memory_limit: str = Field("4GB", description="engine memory cap; spills to disk beyond it")
+    memory_limit: str = Field(
+        "2GB", description="engine memory cap; larger work spills to disk beyond it"
+    )
 
 
 class IngestSettings(_Section):

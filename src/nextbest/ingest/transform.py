@@ -95,7 +95,9 @@ def _cast(raw: ibis.Value, col: Column, spec: ColumnSpec, zone: str) -> ibis.Val
 def _prepare(raw: ibis.Value, col: Column, spec: ColumnSpec) -> ibis.Value:
     """Trim, lower-case, map values and fill defaults, before any cast."""
     if raw.type().is_string():
-        raw = trim_blanks(raw).nullif("")
+        # trimming copies every value; only the few that need it pay for that
+        padded = raw.startswith(" ") | raw.endswith(" ") | (raw == "")
+        raw = ibis.ifelse(padded, trim_blanks(raw).nullif(""), raw)
         if spec.lower or col.name == "email":
             raw = raw.lower()
     if spec.values:

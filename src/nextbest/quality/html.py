@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from nextbest.reporting import bar_chart, histogram_chart, line_chart, write_report
 
@@ -19,15 +22,12 @@ def quality_charts(report: dict[str, Any]) -> dict[str, Any]:
         ),
         "hist": {},
     }
-    daily = {
-        name: ([d["day"] for d in t["daily"]], [d["rows"] for d in t["daily"]])
+    daily: dict[str, tuple[Any, Sequence[float]]] = {
+        name: (pd.to_datetime([d["day"] for d in t["daily"]]), [d["rows"] for d in t["daily"]])
         for name, t in tables.items()
         if t.get("daily")
     }
     if daily:
-        import pandas as pd
-
-        daily = {k: (pd.to_datetime(x), y) for k, (x, y) in daily.items()}
         charts["daily"] = line_chart(daily, title="Rows per day (by each table's time column)")
     if report["quarantine"]:
         labels = [f"{q['table']}: {q['reason']} {q['field'] or ''}" for q in report["quarantine"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -71,7 +72,7 @@ def histogram_chart(edges: Sequence[float], counts: Sequence[int], *, title: str
     return figure_uri(fig)
 
 
-def line_chart(series: dict[str, tuple[Sequence[object], Sequence[float]]], *, title: str) -> str:
+def line_chart(series: dict[str, tuple[Any, Sequence[float]]], *, title: str) -> str:
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for name, (x, y) in series.items():
         ax.plot(list(x), list(y), label=name, linewidth=1)
