@@ -33,7 +33,7 @@ def print_quality(report: dict[str, Any], html: Path) -> None:
         table.add_row(
             name,
             f"{t['rows']:,}",
-            str(t.get("latest") or ""),
+            str(t.get("latest") or "")[:19],
             f"{col} {rate:.1%}" if rate else "",
             f"{loads.get('duplicates_removed', 0):,}",
             f"{loads.get('quarantined', 0):,}",

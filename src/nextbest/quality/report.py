@@ -26,6 +26,7 @@ __all__ = ["quality_report"]
 
 _TOP = 8
 _BINS = 20
+_EXACT_DISTINCT_ROWS = 1_000_000
 
 
 def _column_profile(wh: Warehouse, t: ibis.Table, rows: int) -> dict[str, dict[str, Any]]:
@@ -34,7 +35,8 @@ def _column_profile(wh: Warehouse, t: ibis.Table, rows: int) -> dict[str, dict[s
         col = t[name]
         aggs[f"{name}__nulls"] = col.isnull().sum()
         if not col.type().is_json():
-            aggs[f"{name}__distinct"] = col.approx_nunique()
+            exact = rows <= _EXACT_DISTINCT_ROWS
+            aggs[f"{name}__distinct"] = col.nunique() if exact else col.approx_nunique()
         if col.type().is_numeric():
             num = col.cast("float64")
             aggs[f"{name}__min"] = num.min()
@@ -42,8 +44,8 @@ def _column_profile(wh: Warehouse, t: ibis.Table, rows: int) -> dict[str, dict[s
             aggs[f"{name}__mean"] = num.mean()
             aggs[f"{name}__median"] = num.approx_median()
         elif col.type().is_temporal():
-            aggs[f"{name}__min"] = col.min().cast("string")
-            aggs[f"{name}__max"] = col.max().cast("string")
+            aggs[f"{name}__min"] = col.min().cast("string").substr(0, 19)
+            aggs[f"{name}__max"] = col.max().cast("string").substr(0, 19)
     values = wh.execute(t.aggregate(**aggs)).iloc[0].to_dict() if rows else {}
     out: dict[str, dict[str, Any]] = {}
     for name in t.columns:
