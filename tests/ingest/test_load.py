@@ -381,3 +381,14 @@ def test_canonical_folder_loads_in_reference_order(wh, tmp_path) -> None:
     assert wh.count("orders") == 1
     log = rows(wh, "_loads", "target")
     assert [(r["target"], r["loaded"]) for r in log] == [("customers", 1), ("orders", 1)]
+
+
+def test_no_scratch_tables_are_left_behind(wh, write, tmp_path) -> None:
+    ingest(wh, write("customers.csv", CUSTOMERS))
+    with pytest.raises(MappingError):
+        ingest(wh, write("orders.csv", "order_id\nO1\n"))
+    leftovers = wh.raw_sql(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+    ).fetchall()
+    assert leftovers == []

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
 from nextbest.config import IngestSettings
 from nextbest.errors import MappingError, SourceError
@@ -157,8 +158,7 @@ def ingest(
             report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
             _log(wh, report, started)
     finally:
-        for item in staged:
-            wh.drop(item.stage)
+        wh.clear_scratch()
     return report
 
 
@@ -363,7 +363,7 @@ def _append_new_quarantine(wh: Warehouse, rows: ibis.Table) -> None:
 def _quarantine_rejects(
     wh: Warehouse, rejects: Any, source: str, load_id: str, target: str
 ) -> None:
-    t = ibis.memtable(rejects)
+    t = wh.from_arrow(rejects)
     rows = t.select(
         load_id=ibis.literal(load_id),
         target=ibis.literal(target),
@@ -395,5 +395,5 @@ def _log(wh: Warehouse, report: IngestReport, started: dt.datetime) -> None:
         for t in report.tables.values()
     ]
     if rows:
-        schema = wh.table("_loads").schema()
-        wh.insert("_loads", ibis.memtable(rows, schema=schema))
+        schema = wh.table("_loads").schema().to_pyarrow()
+        wh.insert("_loads", wh.from_arrow(pa.Table.from_pylist(rows, schema=schema)))

@@ -26,7 +26,7 @@ import pyarrow as pa
 from nextbest.config import Settings, project_dir
 from nextbest.errors import NotFoundError, WarehouseError
 from nextbest.schema import TABLES
-from nextbest.warehouse.sources import read_source
+from nextbest.warehouse.sources import SCRATCH_PREFIX, read_source
 
 __all__ = ["SYSTEM_TABLES", "Warehouse"]
 
@@ -194,12 +194,31 @@ class Warehouse:
         self.raw_sql("COMMIT")
 
     def stage(self, expr: ibis.Table, prefix: str = "stage") -> ibis.Table:
-        """Materialize ``expr`` once as a temporary table (dropped with the connection)."""
-        name = f"_{prefix}_{uuid.uuid4().hex[:8]}"
+        """Materialize ``expr`` once as a temporary table (see :meth:`clear_scratch`)."""
+        name = f"{SCRATCH_PREFIX}{prefix}_{uuid.uuid4().hex[:8]}"
         return self.con.create_table(name, expr, temp=True)
 
-    def drop(self, table: ibis.Table) -> None:
-        self.raw_sql(f'DROP TABLE IF EXISTS "{table.get_name()}"')
+    def from_arrow(self, data: pa.Table) -> ibis.Table:
+        """Arrow data as a temporary table (see :meth:`clear_scratch`)."""
+        name = f"{SCRATCH_PREFIX}arrow_{uuid.uuid4().hex[:8]}"
+        self.con.con.register(f"{name}_view", data)
+        try:
+            self.raw_sql(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM "{name}_view"')
+        finally:
+            self.con.con.unregister(f"{name}_view")
+        return self.con.table(name)
+
+    def clear_scratch(self) -> None:
+        """Drop every temporary table and view this connection made for its work."""
+        pattern = SCRATCH_PREFIX.replace("_", "\\_") + "%"
+        for kind in ("VIEW", "TABLE"):
+            catalog = "duckdb_views()" if kind == "VIEW" else "duckdb_tables()"
+            names = self.raw_sql(
+                f"SELECT {kind.lower()}_name FROM {catalog} WHERE temporary "
+                f"AND {kind.lower()}_name LIKE '{pattern}' ESCAPE '\\'"
+            ).fetchall()
+            for (name,) in names:
+                self.raw_sql(f'DROP {kind} IF EXISTS "{name}"')
 
     def insert(self, name: str, expr: ibis.Table) -> None:
         """Append the rows of ``expr`` (columns in the table's order) to table ``name``."""

@@ -111,8 +111,12 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+SCRATCH_PREFIX = "_scratch_"
+
+
 def _unique(name: str) -> str:
-    return f"_src_{name}_{uuid.uuid4().hex[:8]}"
+    """A fresh name for a temporary object (dropped by ``Warehouse.clear_scratch``)."""
+    return f"{SCRATCH_PREFIX}{name}_{uuid.uuid4().hex[:8]}"
 
 
 def _lines(con: Any, path: Path) -> ibis.Table:
@@ -243,15 +247,17 @@ def _fix_lines_after_rejects(con: Any, view: str, rejected: list[int]) -> None:
 
 
 def _read_parquet(con: Any, path: Path) -> ibis.Table:
+    view = _unique("parquet")
     try:
-        rel = con.con.read_parquet(str(path), file_row_number=True)
+        con.raw_sql(
+            f"CREATE TEMP VIEW {view} AS SELECT * FROM "
+            f"read_parquet({_quote(str(path))}, file_row_number=true)"
+        )
+        t = con.table(view)
     except duckdb.Error as err:
         raise SourceError(
             f"could not be read as Parquet: {str(err).splitlines()[0]}", source=str(path)
         ) from None
-    view = _unique("parquet")
-    con.con.register(view, rel)
-    t = con.table(view)
     cols = [c for c in t.columns if c != "file_row_number"]
     return t.select(_line=(t.file_row_number + 1).cast("int64"), **{c: t[c] for c in cols})
 
@@ -288,7 +294,9 @@ def _read_sqlite(con: Any, path: Path, query: str | None) -> ibis.Table:
     db.close()
     schema = pa.schema([("_line", pa.int64())] + [(n, pa.string()) for n in names])
     name = _unique("sqlite")
-    con.con.register(name, pa.Table.from_batches(batches, schema=schema))
+    con.con.register(f"{name}_arrow", pa.Table.from_batches(batches, schema=schema))
+    con.raw_sql(f'CREATE TEMP TABLE {name} AS SELECT * FROM "{name}_arrow"')
+    con.con.unregister(f"{name}_arrow")
     return con.table(name)
 
 
