@@ -25,6 +25,7 @@ from nextbest.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE",
+    "FeatureSettings",
     "IngestSettings",
     "ReportSettings",
     "Settings",
@@ -70,6 +71,28 @@ class IngestSettings(_Section):
     )
 
 
+class FeatureSettings(_Section):
+    windows: list[int] = Field(
+        default_factory=lambda: [30, 90, 365], description="rolling windows in days"
+    )
+    half_life_days: float = Field(
+        14.0, gt=0, description="half-life of decayed scores: an event this old weighs 1/2"
+    )
+    abandonment_hours: float = Field(
+        24.0, gt=0, description="a cart with no purchase within this many hours is abandoned"
+    )
+    top_categories: int = Field(8, ge=1, description="categories that get an affinity feature")
+    loyalty_tiers: dict[str, float] = Field(
+        default_factory=lambda: {
+            "bronze": 0.0,
+            "silver": 250.0,
+            "gold": 1000.0,
+            "platinum": 5000.0,
+        },
+        description="lifetime spend from which each loyalty tier starts",
+    )
+
+
 class SynthSettings(_Section):
     customers: int = Field(2000, ge=1, description="customers in the demo store")
     days: int = Field(365, ge=7, description="days of history in the demo store")
@@ -90,6 +113,7 @@ class Settings(BaseSettings):
 
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
     synth: SynthSettings = Field(default_factory=SynthSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
 
@@ -169,7 +193,9 @@ def default_config_text() -> str:
         for key, fld in type(section).model_fields.items():
             if fld.description:
                 lines.append(f"  # {fld.description}")
-            value = yaml.safe_dump({key: getattr(section, key)}, default_flow_style=True)
+            value = yaml.safe_dump(
+                {key: getattr(section, key)}, default_flow_style=True, sort_keys=False
+            )
             lines.append("  " + value.strip()[1:-1])
         del section_field
     return "\n".join(lines) + "\n"

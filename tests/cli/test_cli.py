@@ -94,6 +94,27 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert payload["ingest"]["totals"]["quarantined"] == 0
     html = Path(payload["quality_html"]).read_text()
     assert "data:image/png;base64," in html
+    assert payload["features"]["customers"] == 120
+
+
+def test_features_build_show_list(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run_json("synth", "--customers", 80, "--days", 40, "--out", data, "--project", tmp_path)
+    run_json("ingest", data, "--project", tmp_path)
+    built = run_json("features", "build", "--as-of", "2025-02-01", "--project", tmp_path)
+    assert built["as_of"] == "2025-02-01T00:00:00"
+    assert 0 < built["customers"] <= 80
+    shown = run_json("features", "show", "C000001", "--as-of", "2025-02-01", "--project", tmp_path)
+    assert "recency_days" in shown["features"] and "loyalty_tier" in shown["features"]
+    text = run("features", "show", "C000001", "--project", tmp_path)
+    assert "days since the last order" in text
+    listed = run_json("features", "list", "--project", tmp_path)
+    assert listed["snapshots"] == ["2025-02-01T00:00:00"]
+    assert {f["family"] for f in listed["features"]} >= {"rfm", "behaviour", "engagement"}
+    missing = runner.invoke(app, ["features", "show", "NOPE", "--project", str(tmp_path)])
+    assert missing.exit_code == 1 and "not in the snapshot" in missing.stderr
+    bad = runner.invoke(app, ["features", "build", "--as-of", "soon", "--project", str(tmp_path)])
+    assert bad.exit_code == 1 and "--as-of" in bad.stderr
 
 
 @pytest.mark.parametrize(
@@ -125,10 +146,19 @@ def test_user_errors_exit_1_with_a_message_and_no_traceback(
     assert payload["ok"] is False and message in payload["message"]
 
 
-def test_every_command_takes_json_and_project() -> None:
+def _commands():
+    """(name, callback) of every command, sub-commands as 'group verb'."""
     for cmd in app.registered_commands:
-        params = {p.name for p in _params(cmd.callback)}
-        assert {"as_json", "project"} <= params, cmd.name
+        yield cmd.name, cmd.callback
+    for group in app.registered_groups:
+        for cmd in group.typer_instance.registered_commands:
+            yield f"{group.name} {cmd.name}", cmd.callback
+
+
+def test_every_command_takes_json_and_project() -> None:
+    for name, callback in _commands():
+        params = {p.name for p in _params(callback)}
+        assert {"as_json", "project"} <= params, name
 
 
 def _params(fn) -> list:
@@ -139,7 +169,5 @@ def _params(fn) -> list:
 
 def test_every_command_is_documented_in_the_readme() -> None:
     text = README.read_text()
-    for cmd in app.registered_commands:
-        assert re.search(rf"nextbest {cmd.name}\b", text), (
-            f"README does not show `nextbest {cmd.name}`"
-        )
+    for name, _ in _commands():
+        assert re.search(rf"nextbest {name}\b", text), f"README does not show `nextbest {name}`"

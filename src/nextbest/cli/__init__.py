@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from nextbest.cli import data, demo, project, quality
+from nextbest.cli import data, demo, features, project, quality
 
 __all__ = ["app", "main"]
 
@@ -26,6 +26,7 @@ app.command("ingest")(data.ingest)
 app.command("quarantine")(data.quarantine)
 app.command("quality")(quality.quality)
 app.command("demo")(demo.demo)
+app.add_typer(features.app, name="features")
 
 
 def main() -> None:

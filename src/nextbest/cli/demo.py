@@ -19,6 +19,8 @@ from nextbest.cli.common import (
 )
 from nextbest.cli.data import print_ingest
 from nextbest.cli.quality import build_quality, print_quality
+from nextbest.features import default_as_of
+from nextbest.features.store import save_snapshot
 from nextbest.ingest import ingest
 from nextbest.synth import generate, write_store
 
@@ -40,7 +42,7 @@ def demo(
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a synthetic store, ingest it, and write the data-quality report."""
+    """Generate a synthetic store, ingest it, report its quality and build customer features."""
     root, settings = settings_for(project)
     n = LARGE_CUSTOMERS if large else customers or settings.synth.customers
     data_dir = root / ".nextbest" / "demo-data"
@@ -63,11 +65,20 @@ def demo(
     t0 = time.perf_counter()
     quality, html, js = build_quality(root)
     timings["quality"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with open_warehouse(root) as wh:
+        as_of = default_as_of(wh)
+        snapshot_rows = save_snapshot(wh, as_of, settings.features)
+    timings["features"] = time.perf_counter() - t0
 
     def render() -> None:
         out.print(f"synthetic store: {n:,} customers in {data_dir} ({timings['synth']:.1f} s)")
         print_ingest(report)
         print_quality(quality, html)
+        out.print(
+            f"features: {snapshot_rows:,} customers as of {as_of} ({timings['features']:.1f} s); "
+            "see one with: nextbest features show CUSTOMER_ID"
+        )
 
     emit(
         as_json,
@@ -78,6 +89,7 @@ def demo(
             "ingest": report.to_dict(),
             "quality_html": str(html),
             "quality_json": str(js),
+            "features": {"as_of": as_of.isoformat(), "customers": snapshot_rows},
             "seconds": {k: round(v, 2) for k, v in timings.items()},
         },
         render,

@@ -151,7 +151,7 @@ class Warehouse:
 
     # -- reading ---------------------------------------------------------------------
     def raw_sql(self, sql: str, params: list[Any] | None = None) -> Any:
-        return self.con.raw_sql(sql, params=params) if params else self.con.raw_sql(sql)
+        return self.con.con.execute(sql, params) if params else self.con.raw_sql(sql)
 
     def table(self, name: str) -> ibis.Table:
         try:
@@ -219,6 +219,27 @@ class Warehouse:
             ).fetchall()
             for (name,) in names:
                 self.raw_sql(f'DROP {kind} IF EXISTS "{name}"')
+
+    def replace_slice(self, name: str, expr: ibis.Table, column: str, value: Any) -> None:
+        """Make the rows of table ``name`` with ``column == value`` exactly ``expr``'s rows.
+
+        Creates the table from ``expr`` when missing and adds columns ``expr`` has and
+        the table lacks, so versioned tables (one slice per ``as_of``) can grow.
+        """
+        with self.transaction():
+            if name not in self.list_tables():
+                self.con.create_table(name, schema=expr.schema())
+            existing = self.table(name).schema()
+            for col, dtype in expr.schema().items():
+                if col not in existing:
+                    sql_type = self.con.compiler.type_mapper.to_string(dtype)
+                    self.raw_sql(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {sql_type}')
+            target = self.table(name)
+            self.raw_sql(f'DELETE FROM "{name}" WHERE "{column}" = ?', params=[value])
+            missing = {
+                c: ibis.null().cast(t) for c, t in target.schema().items() if c not in expr.columns
+            }
+            self.insert(name, expr.mutate(**missing))
 
     def insert(self, name: str, expr: ibis.Table) -> None:
         """Append the rows of ``expr`` (columns in the table's order) to table ``name``."""

@@ -1,0 +1,101 @@
+"""Behaviour features from events: sessions, funnel counts, cart abandonment, activity.
+
+A cart is abandoned when an ``add_to_cart`` is followed by no purchase of the same
+customer within ``features.abandonment_hours``; carts younger than that at ``as_of``
+are not counted yet (their outcome is unknown).
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from nextbest.features.context import Context
+from nextbest.features.registry import REGISTRY, Feature, count
+
+__all__ = ["behaviour"]
+
+COUNTED = {
+    "product_views": ("product_view", "product views"),
+    "add_to_carts": ("add_to_cart", "add-to-cart events"),
+    "searches": ("search", "searches"),
+}
+
+
+def _declared(ctx: Context) -> list[Feature]:
+    out = []
+    for w in ctx.settings.windows:
+        win = f"{w}d"
+        out.append(count(f"sessions_{win}", f"sessions in the last {w} days", window=win))
+        for name, (_, text) in COUNTED.items():
+            out.append(count(f"{name}_{win}", f"{text} in the last {w} days", window=win))
+        out.append(count(f"cart_abandonments_{win}", f"abandoned carts in the last {w} days", win))
+    half = f"{ctx.settings.half_life_days:g}"
+    return [
+        *out,
+        Feature("days_since_last_event", "days since the last event"),
+        Feature("days_since_last_abandonment", "days since the last abandoned cart"),
+        Feature("avg_session_minutes", "mean session length (first to last event)"),
+        Feature("bounce_rate", "share of sessions with a single event"),
+        Feature("activity_score", f"events weighted 2^(-age/{half} days)", fill=0),
+    ]
+
+
+def _abandoned_carts(ctx: Context) -> ibis.Table:
+    e = ctx["events"]
+    carts_and_buys = e.filter(e.event_type.isin(["add_to_cart", "purchase"]))
+    buy_time = ibis.ifelse(
+        carts_and_buys.event_type == "purchase",
+        carts_and_buys.occurred_at,
+        ibis.null().cast("timestamp(6)"),
+    )
+    following = ibis.window(
+        group_by="customer_id", order_by="occurred_at", preceding=0, following=None
+    )
+    t = carts_and_buys.mutate(_next_buy=buy_time.min().over(following))
+    horizon = ibis.interval(seconds=int(ctx.settings.abandonment_hours * 3600))
+    carts = t.filter(t.event_type == "add_to_cart")
+    settled = carts.occurred_at + horizon <= ctx.cut  # the window has passed by as_of
+    abandoned = settled & (t._next_buy.isnull() | (t._next_buy > carts.occurred_at + horizon))
+    return carts.filter(abandoned).select("customer_id", "occurred_at")
+
+
+@REGISTRY.family("behaviour", _declared, order=20)
+def behaviour(ctx: Context) -> ibis.Table:
+    e = ctx["events"]
+    counts = {}
+    for w in ctx.settings.windows:
+        inside = ctx.within(e.occurred_at, w)
+        counts[f"sessions_{w}d"] = ibis.ifelse(inside, e.session_id, None).nunique()
+        for name, (event_type, _) in COUNTED.items():
+            counts[f"{name}_{w}d"] = (inside & (e.event_type == event_type)).cast("int64").sum()
+    per_customer = e.group_by("customer_id").aggregate(
+        **counts,
+        _last=e.occurred_at.max(),
+        activity_score=ctx.decay(e.occurred_at).sum(),
+    )
+    in_session = e.filter(e.session_id.notnull())
+    sessions = in_session.group_by(["customer_id", "session_id"]).aggregate(
+        _minutes=(
+            ctx.age_days(in_session.occurred_at.min()) - ctx.age_days(in_session.occurred_at.max())
+        )
+        * 1440.0,
+        _events=in_session.count(),
+    )
+    session_stats = sessions.group_by("customer_id").aggregate(
+        avg_session_minutes=sessions._minutes.mean(),
+        bounce_rate=(sessions._events == 1).cast("float64").mean(),
+    )
+    carts = _abandoned_carts(ctx)
+    cart_counts = carts.group_by("customer_id").aggregate(
+        _last_abandoned=carts.occurred_at.max(),
+        **{
+            f"cart_abandonments_{w}d": ctx.within(carts.occurred_at, w).cast("int64").sum()
+            for w in ctx.settings.windows
+        },
+    )
+    t = per_customer.left_join(session_stats, "customer_id").drop("customer_id_right")
+    t = t.left_join(cart_counts, "customer_id").drop("customer_id_right")
+    return t.mutate(
+        days_since_last_event=ctx.age_days(t._last),
+        days_since_last_abandonment=ctx.age_days(t._last_abandoned),
+    ).drop("_last", "_last_abandoned")

@@ -1,0 +1,100 @@
+"""What a feature family sees: the warehouse tables cut strictly before ``as_of``.
+
+Every table a family can read is filtered to rows whose time is before ``as_of``,
+so no feature can leak the future; engagement timestamps that come after a send
+(opened, clicked) are cut too.
+
+>>> import datetime as dt
+>>> ctx = Context.empty(dt.datetime(2025, 3, 1))
+>>> ctx.settings.windows
+[30, 90, 365]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import ibis
+
+from nextbest.config import FeatureSettings
+from nextbest.schema import TABLES
+from nextbest.warehouse import Warehouse
+
+__all__ = ["Context", "default_as_of"]
+
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass
+class Context:
+    """The point in time, the settings and the tables cut at that point."""
+
+    as_of: dt.datetime
+    settings: FeatureSettings = field(default_factory=FeatureSettings)
+    tables: dict[str, ibis.Table] = field(default_factory=dict)
+
+    @classmethod
+    def empty(
+        cls, as_of: dt.datetime | None = None, settings: FeatureSettings | None = None
+    ) -> Context:
+        """A context without data (for feature metadata)."""
+        return cls(as_of or dt.datetime(2000, 1, 1), settings or FeatureSettings())
+
+    @classmethod
+    def from_warehouse(
+        cls, wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings | None = None
+    ) -> Context:
+        ctx = cls(as_of, settings or FeatureSettings())
+        cut = ibis.literal(as_of, type="timestamp(6)")
+        for name, spec in TABLES.items():
+            t = wh.table(name)
+            if spec.time_column:
+                when = t[spec.time_column]
+                required = spec.column(spec.time_column).required
+                t = t.filter(when < cut if required else when.isnull() | (when < cut))
+            ctx.tables[name] = t
+        items = wh.table("order_items")
+        ctx.tables["order_items"] = items.semi_join(ctx.tables["orders"], "order_id")
+        msgs = ctx.tables["messages"]
+        ctx.tables["messages"] = msgs.mutate(
+            **{
+                c: ibis.ifelse(msgs[c] < cut, msgs[c], ibis.null().cast("timestamp(6)"))
+                for c in ("opened_at", "clicked_at", "converted_at")
+            }
+        )
+        return ctx
+
+    def __getitem__(self, name: str) -> ibis.Table:
+        return self.tables[name]
+
+    @property
+    def cut(self) -> ibis.Value:
+        return ibis.literal(self.as_of, type="timestamp(6)")
+
+    def age_days(self, ts: ibis.Value) -> ibis.Value:
+        """Days from ``ts`` to ``as_of`` (fractional)."""
+        seconds = self.cut.epoch_seconds().cast("float64") - ts.epoch_seconds().cast("float64")
+        return seconds / SECONDS_PER_DAY
+
+    def within(self, ts: ibis.Value, days: int) -> ibis.Value:
+        """``ts`` falls in the ``days`` days before ``as_of``."""
+        return ts >= self.cut - ibis.interval(days=days)
+
+    def decay(self, ts: ibis.Value) -> ibis.Value:
+        """Weight 2^(-age / half-life): 1 now, 1/2 one half-life ago."""
+        return (-self.age_days(ts) * (0.6931471805599453 / self.settings.half_life_days)).exp()
+
+
+def default_as_of(wh: Warehouse) -> dt.datetime:
+    """Midnight after the latest timestamp in the warehouse (so every row is before it)."""
+    latest: dt.datetime | None = None
+    for name, spec in TABLES.items():
+        if spec.time_column and name in ("orders", "events", "messages"):
+            value = wh.execute(wh.table(name)[spec.time_column].max())
+            if value is not None and value == value and (latest is None or value > latest):
+                latest = value
+    if latest is None:
+        latest = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    day = dt.datetime(latest.year, latest.month, latest.day)
+    return day + dt.timedelta(days=1)

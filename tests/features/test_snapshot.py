@@ -1,0 +1,184 @@
+"""Feature values on a small hand-computed store, and no leakage past as_of."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from nextbest.features import build_snapshot, default_as_of
+from nextbest.features.store import list_snapshots, load_snapshot, save_snapshot
+from nextbest.ingest import ingest
+from nextbest.synth import generate, write_store
+from nextbest.warehouse import Warehouse
+
+AS_OF = dt.datetime(2025, 3, 1)
+
+
+@pytest.fixture
+def store(wh, write):
+    ingest(
+        wh,
+        write(
+            "customers.csv",
+            "customer_id,signup_at,birth_date\n"
+            "C1,2025-01-01,1990-03-15\nC2,2025-02-01,\nC3,2025-05-01,1980-01-01\n",
+        ),
+    )
+    ingest(
+        wh,
+        write(
+            "orders.csv",
+            "order_id,customer_id,ordered_at,total\n"
+            "O1,C1,2025-01-10,10\nO2,C1,2025-01-20,30\nO3,C1,2025-02-19,20\n"
+            "O4,C2,2025-02-25,100\nO5,C1,2025-03-05,999\n",
+        ),
+    )
+    ingest(
+        wh,
+        write(
+            "events.csv",
+            "event_id,customer_id,session_id,event_type,occurred_at\n"
+            "E1,C1,S1,product_view,2025-02-27 10:00:00\n"
+            "E2,C1,S1,add_to_cart,2025-02-27 10:05:00\n"
+            "E3,C1,S2,add_to_cart,2025-02-28 20:00:00\n"
+            "E4,C2,S3,add_to_cart,2025-02-25 09:00:00\n"
+            "E5,C2,S3,purchase,2025-02-25 09:10:00\n"
+            "E6,C1,S4,product_view,2025-03-02 10:00:00\n",
+        ),
+    )
+    ingest(
+        wh,
+        write(
+            "messages.csv",
+            "message_id,customer_id,channel,sent_at,opened_at,clicked_at\n"
+            "M1,C1,email,2025-02-01,2025-02-02,2025-02-02\n"
+            "M2,C1,email,2025-02-15,,\n"
+            "M3,C1,email,2025-02-20,2025-03-02,\n",
+        ),
+    )
+    return wh
+
+
+def _rows(wh) -> dict[str, dict]:
+    frame = wh.to_pandas(build_snapshot(wh, AS_OF))
+    return {r["customer_id"]: r for r in frame.to_dict("records")}
+
+
+def test_only_customers_known_before_as_of(store) -> None:
+    assert sorted(_rows(store)) == ["C1", "C2"]
+
+
+def test_rfm_values(store) -> None:
+    c1, c2 = _rows(store)["C1"], _rows(store)["C2"]
+    assert c1["recency_days"] == pytest.approx(10)
+    assert (c1["frequency"], c1["monetary"], c1["aov"]) == (3, 60, 20)
+    assert c1["ipt_mean_days"] == pytest.approx(20)
+    assert c1["ipt_std_days"] == pytest.approx(10)
+    assert c1["expected_days_to_next"] == pytest.approx(10)
+    assert (c1["frequency_30d"], c1["monetary_30d"]) == (1, 20)
+    assert (c1["frequency_90d"], c1["monetary_90d"]) == (3, 60)
+    assert c2["recency_days"] == pytest.approx(4)
+    assert math.isnan(c2["ipt_mean_days"])
+
+
+def test_behaviour_values(store) -> None:
+    c1, c2 = _rows(store)["C1"], _rows(store)["C2"]
+    assert (c1["sessions_30d"], c1["product_views_30d"], c1["add_to_carts_30d"]) == (2, 1, 2)
+    assert c1["cart_abandonments_30d"] == 1  # the second cart's 24 h have not passed yet
+    assert c2["cart_abandonments_30d"] == 0  # bought ten minutes later
+    assert c1["avg_session_minutes"] == pytest.approx(2.5)
+    assert c1["bounce_rate"] == pytest.approx(0.5)
+    assert c1["days_since_last_event"] == pytest.approx(4 / 24)
+    ages = [1 + 14 / 24, 1 + (13 * 60 + 55) / 1440, 4 / 24]
+    assert c1["activity_score"] == pytest.approx(sum(2 ** (-a / 14) for a in ages))
+    assert c1["days_since_last_abandonment"] == pytest.approx(1 + (13 * 60 + 55) / 1440)
+
+
+def test_engagement_values(store) -> None:
+    c1 = _rows(store)["C1"]
+    assert c1["messages_sent"] == 3
+    assert c1["open_rate"] == pytest.approx(1 / 3)  # the open after as_of does not count
+    assert c1["click_rate"] == pytest.approx(1 / 3)
+    assert c1["days_since_last_open"] == pytest.approx(27)
+    w = [2 ** (-a / 14) for a in (28, 14, 9)]
+    assert c1["engagement_score"] == pytest.approx(3 * w[0] / (3 * sum(w)))
+
+
+def test_lifecycle_values(store) -> None:
+    c1, c2 = _rows(store)["C1"], _rows(store)["C2"]
+    assert c1["days_to_birthday"] == 14
+    assert c1["age_years"] == 34
+    assert c1["tenure_days"] == pytest.approx(59)
+    assert c2["tenure_days"] == pytest.approx(28)
+    assert math.isnan(c2["days_to_birthday"])
+    assert c1["loyalty_tier"] == "bronze"
+
+
+def test_snapshots_are_stored_by_as_of_and_replaced(store) -> None:
+    assert save_snapshot(store, AS_OF) == 2
+    assert save_snapshot(store, AS_OF + dt.timedelta(days=10)) == 2
+    assert save_snapshot(store, AS_OF) == 2
+    assert list_snapshots(store) == [AS_OF, AS_OF + dt.timedelta(days=10)]
+    assert store.count("feature_snapshots") == 4
+    one = load_snapshot(store, AS_OF, customer_id="C1")
+    assert one["frequency"].tolist() == [3]
+    assert load_snapshot(store)["as_of"].iloc[0] == AS_OF + dt.timedelta(days=10)
+
+
+def test_default_as_of_is_midnight_after_the_latest_data(store) -> None:
+    assert default_as_of(store) == dt.datetime(2025, 3, 6)
+
+
+def _cut(table: pa.Table, name: str, as_of: dt.datetime, orders: pa.Table) -> pa.Table:
+    """Only what was known before as_of, as a warehouse holding just that would see it."""
+    ts = pa.scalar(as_of, pa.timestamp("us"))
+    column = {
+        "customers": "signup_at",
+        "orders": "ordered_at",
+        "events": "occurred_at",
+        "messages": "sent_at",
+        "consents": "updated_at",
+    }.get(name)
+    if column:
+        table = table.filter(pc.less(table[column], ts))
+    if name == "order_items":
+        table = table.filter(pc.is_in(table["order_id"], value_set=orders["order_id"]))
+    if name == "messages":
+        for c in ("opened_at", "clicked_at", "converted_at"):
+            later = pc.greater_equal(table[c], ts)
+            table = table.set_column(
+                table.schema.get_field_index(c),
+                c,
+                pc.if_else(later, pa.scalar(None, pa.timestamp("us")), table[c]),
+            )
+    return table
+
+
+def test_no_leakage_data_after_as_of_changes_nothing(tmp_path: Path) -> None:
+    store = generate(customers=300, days=120, seed=11)
+    msgs = store.tables["messages"].to_pandas()
+    late = msgs[(msgs.opened_at - msgs.sent_at) > dt.timedelta(hours=3)].sort_values("sent_at")
+    # a moment when some message was sent but not yet opened: a chance to leak
+    as_of = (late.sent_at.iloc[len(late) // 2] + dt.timedelta(hours=1)).to_pydatetime()
+    write_store(store, tmp_path / "full", fmt="parquet")
+    orders = _cut(store.tables["orders"], "orders", as_of, store.tables["orders"])
+    past = {name: _cut(t, name, as_of, orders) for name, t in store.tables.items()}
+    assert past["events"].num_rows < store.tables["events"].num_rows  # there is a future
+    import pyarrow.parquet as pq
+
+    (tmp_path / "past").mkdir()
+    for name, table in past.items():
+        pq.write_table(table, tmp_path / "past" / f"{name}.parquet")
+    frames = []
+    for folder in ("full", "past"):
+        with Warehouse(tmp_path / f"{folder}.duckdb", threads=1) as wh:
+            ingest(wh, tmp_path / folder)
+            frames.append(wh.to_pandas(build_snapshot(wh, as_of)))
+    full, only_past = frames
+    assert len(full) > 100
+    assert full.equals(only_past)
