@@ -41,14 +41,29 @@ def store(wh, write):
     ingest(
         wh,
         write(
+            "products.csv",
+            "product_id,category,brand,price\nP1,A,X,10\nP2,B,Y,30\nP3,B,Y,10\n",
+        ),
+    )
+    ingest(
+        wh,
+        write(
+            "order_items.csv",
+            "order_id,line_no,product_id,quantity,unit_price\n"
+            "O1,1,P1,1,10\nO2,1,P2,1,40\nO3,1,P3,2,10\n",
+        ),
+    )
+    ingest(
+        wh,
+        write(
             "events.csv",
-            "event_id,customer_id,session_id,event_type,occurred_at\n"
-            "E1,C1,S1,product_view,2025-02-27 10:00:00\n"
-            "E2,C1,S1,add_to_cart,2025-02-27 10:05:00\n"
-            "E3,C1,S2,add_to_cart,2025-02-28 20:00:00\n"
-            "E4,C2,S3,add_to_cart,2025-02-25 09:00:00\n"
-            "E5,C2,S3,purchase,2025-02-25 09:10:00\n"
-            "E6,C1,S4,product_view,2025-03-02 10:00:00\n",
+            "event_id,customer_id,session_id,event_type,product_id,occurred_at\n"
+            "E1,C1,S1,product_view,P1,2025-02-27 10:00:00\n"
+            "E2,C1,S1,add_to_cart,P1,2025-02-27 10:05:00\n"
+            "E3,C1,S2,add_to_cart,P2,2025-02-28 20:00:00\n"
+            "E4,C2,S3,add_to_cart,P3,2025-02-25 09:00:00\n"
+            "E5,C2,S3,purchase,P3,2025-02-25 09:10:00\n"
+            "E6,C1,S4,product_view,P2,2025-03-02 10:00:00\n",
         ),
     )
     ingest(
@@ -99,6 +114,24 @@ def test_behaviour_values(store) -> None:
     assert c1["days_since_last_abandonment"] == pytest.approx(1 + (13 * 60 + 55) / 1440)
 
 
+def test_preference_values(store) -> None:
+    c1, c2 = _rows(store)["C1"], _rows(store)["C2"]
+
+    def d(age: float) -> float:
+        return 2 ** (-age / 14)
+
+    a = 1 * d(1 + 14 / 24) + 2 * d(1 + (13 * 60 + 55) / 1440)
+    b = 2 * d(4 / 24)
+    assert c1["affinity_a"] == pytest.approx(a / (a + b))
+    assert c1["affinity_b"] == pytest.approx(b / (a + b))
+    assert c1["favourite_category"] == ("A" if a > b else "B")
+    assert c2["favourite_category"] == "B" and c2["affinity_b"] == pytest.approx(1)
+    assert c2["favourite_brand"] == "Y" and c2["favourite_brand_share"] == pytest.approx(1)
+    assert c1["price_index"] == pytest.approx((10 / 10 + 40 / 20 + 10 / 20) / 3)
+    assert c1["discount_share"] == pytest.approx(1 / 3)  # O2 paid 30 for 40 of lines
+    assert math.isnan(c2["price_index"])
+
+
 def test_engagement_values(store) -> None:
     c1 = _rows(store)["C1"]
     assert c1["messages_sent"] == 3
@@ -132,6 +165,21 @@ def test_snapshots_are_stored_by_as_of_and_replaced(store) -> None:
 
 def test_default_as_of_is_midnight_after_the_latest_data(store) -> None:
     assert default_as_of(store) == dt.datetime(2025, 3, 6)
+
+
+def test_affinity_follows_the_hidden_taste(tmp_path: Path) -> None:
+    store = generate(customers=400, days=180, seed=3)
+    write_store(store, tmp_path / "data", fmt="parquet")
+    with Warehouse(tmp_path / "w.duckdb", threads=1) as wh:
+        ingest(wh, tmp_path / "data")
+        snap = wh.to_pandas(build_snapshot(wh, default_as_of(wh)))
+    truth = store.truth.to_pandas().set_index("customer_id")
+    tastes = truth[[c for c in truth.columns if c.startswith("taste_")]]
+    top_taste = tastes.idxmax(axis=1).str.removeprefix("taste_")
+    known = snap.dropna(subset=["favourite_category"]).set_index("customer_id")
+    agree = (known.favourite_category == top_taste.reindex(known.index)).mean()
+    assert len(known) > 200
+    assert agree > 0.6  # 12 categories: chance is about 0.08
 
 
 def _cut(table: pa.Table, name: str, as_of: dt.datetime, orders: pa.Table) -> pa.Table:

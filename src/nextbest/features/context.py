@@ -33,6 +33,7 @@ class Context:
     as_of: dt.datetime
     settings: FeatureSettings = field(default_factory=FeatureSettings)
     tables: dict[str, ibis.Table] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
 
     @classmethod
     def empty(
@@ -56,6 +57,7 @@ class Context:
             ctx.tables[name] = t
         items = wh.table("order_items")
         ctx.tables["order_items"] = items.semi_join(ctx.tables["orders"], "order_id")
+        ctx.categories = _top_categories(wh, ctx, ctx.settings.top_categories)
         msgs = ctx.tables["messages"]
         ctx.tables["messages"] = msgs.mutate(
             **{
@@ -84,6 +86,22 @@ class Context:
     def decay(self, ts: ibis.Value) -> ibis.Value:
         """Weight 2^(-age / half-life): 1 now, 1/2 one half-life ago."""
         return (-self.age_days(ts) * (0.6931471805599453 / self.settings.half_life_days)).exp()
+
+
+def _top_categories(wh: Warehouse, ctx: Context, n: int) -> list[str]:
+    """The ``n`` categories with the most product events before ``as_of`` (ties by name)."""
+    e = ctx["events"]
+    products = ctx["products"].select("product_id", _pcat="category")
+    e = e.left_join(products, "product_id").drop("product_id_right")
+    category = e.category.fill_null(e._pcat)
+    counts = (
+        e.filter(category.notnull())
+        .group_by(category=category)
+        .aggregate(n=ibis._.count())
+        .order_by([ibis.desc("n"), "category"])
+        .limit(n)
+    )
+    return [str(c) for c in wh.execute(counts)["category"]]
 
 
 def default_as_of(wh: Warehouse) -> dt.datetime:

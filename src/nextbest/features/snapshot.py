@@ -15,7 +15,13 @@ import datetime as dt
 import ibis
 
 from nextbest.config import FeatureSettings
-from nextbest.features import behaviour, engagement, lifecycle, rfm  # noqa: F401 (register)
+from nextbest.features import (  # noqa: F401 (importing registers the families)
+    behaviour,
+    engagement,
+    lifecycle,
+    preferences,
+    rfm,
+)
 from nextbest.features.context import Context
 from nextbest.features.registry import REGISTRY, Feature
 from nextbest.warehouse import Warehouse
