@@ -28,6 +28,7 @@ __all__ = [
     "FeatureSettings",
     "IngestSettings",
     "ReportSettings",
+    "SegmentSettings",
     "Settings",
     "SynthSettings",
     "WarehouseSettings",
@@ -93,6 +94,22 @@ class FeatureSettings(_Section):
     )
 
 
+class SegmentSettings(_Section):
+    k_min: int = Field(3, ge=2, description="fewest behavioural clusters to try")
+    k_max: int = Field(8, ge=2, description="most behavioural clusters to try")
+    pca_components: float | None = Field(
+        None, description="PCA before k-means: a component count, a variance share, or null"
+    )
+    features: list[str] | None = Field(
+        None, description="snapshot columns to cluster on (null: a built-in behaviour set)"
+    )
+    sample_size: int = Field(4000, ge=100, description="customers sampled to score each k")
+    seed: int = Field(0, description="random seed for sampling and k-means")
+    threads: int = Field(
+        1, ge=1, description="threads for k-means (more ran 10x slower on 2 busy cores)"
+    )
+
+
 class SynthSettings(_Section):
     customers: int = Field(2000, ge=1, description="customers in the demo store")
     days: int = Field(365, ge=7, description="days of history in the demo store")
@@ -114,6 +131,7 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
     synth: SynthSettings = Field(default_factory=SynthSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
 

@@ -171,3 +171,20 @@ def test_every_command_is_documented_in_the_readme() -> None:
     text = README.read_text()
     for name, _ in _commands():
         assert re.search(rf"nextbest {name}\b", text), f"README does not show `nextbest {name}`"
+
+
+def test_segment_twice_reports_stability(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run_json("synth", "--customers", 150, "--days", 90, "--out", data, "--project", tmp_path)
+    run_json("ingest", data, "--project", tmp_path)
+    first = run_json("segment", "--as-of", "2025-03-01", "--project", tmp_path)
+    assert Path(first["html"]).exists()
+    report = first["report"]
+    assert report["stability"] is None
+    assert sum(report["rfm_segments"].values()) == report["customers"]
+    assert len(report["personas"]) == report["k"]
+    second = run_json("segment", "--as-of", "2025-04-01", "--project", tmp_path)
+    stab = second["report"]["stability"]
+    assert stab["previous_as_of"] == "2025-03-01T00:00:00"
+    assert -1 <= stab["clusters"]["adjusted_rand"] <= 1
+    assert "segment" in run("segment", "--as-of", "2025-04-01", "--project", tmp_path)

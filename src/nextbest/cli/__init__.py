@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from nextbest.cli import data, demo, features, project, quality
+from nextbest.cli import data, demo, features, project, quality, segment
 
 __all__ = ["app", "main"]
 
@@ -27,6 +27,7 @@ app.command("quarantine")(data.quarantine)
 app.command("quality")(quality.quality)
 app.command("demo")(demo.demo)
 app.add_typer(features.app, name="features")
+app.command("segment")(segment.segment)
 
 
 def main() -> None:

@@ -92,6 +92,8 @@ def show(
             table.add_column(col, justify="right" if col == "value" else "left")
         for name, value in values.items():
             f = meta.get(name)
+            if f is None and name.startswith("affinity_"):
+                f = meta.get("affinity_<category>")
             shown = (
                 "" if value is None else f"{value:,.3f}" if isinstance(value, float) else str(value)
             )

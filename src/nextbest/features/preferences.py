@@ -29,7 +29,11 @@ def _declared(ctx: Context) -> list[Feature]:
     per_category = [
         Feature(affinity_column(c), f"decayed share of activity in category {c}")
         for c in ctx.categories
-    ] or [Feature("affinity_<category>", "decayed share of activity in each top category")]
+    ]
+    if not ctx.tables:  # metadata without data: one line stands for the per-category columns
+        per_category = [
+            Feature("affinity_<category>", "decayed share of activity per top category")
+        ]
     return [
         Feature("favourite_category", "category with the highest affinity", dtype="string"),
         Feature("favourite_category_share", "affinity of the favourite category"),

@@ -30,7 +30,9 @@ import pyarrow.compute as pc
 
 from nextbest.errors import NextBestError
 from nextbest.schema import TABLES
-from nextbest.synth.store import SynthStore, _id_width, _pick, make_ids
+from nextbest.synth.columns import _pick
+from nextbest.synth.ids import _customer_width, make_ids
+from nextbest.synth.store import SynthStore
 
 __all__ = ["FAULTS", "TEXT_COLUMNS", "as_text", "spoil"]
 
@@ -168,7 +170,7 @@ def _key_text(table: pa.Table, name: str, rows: np.ndarray) -> pa.Array:
 
 
 def _unknown_ids(rng: np.random.Generator, n_customers: int, m: int) -> pa.Array:
-    width = _id_width(6, n_customers)
+    width = _customer_width(n_customers)
     top = 10**width - 1
     if top <= n_customers + 10:
         width, top = width + 1, 10 ** (width + 1) - 1
