@@ -48,10 +48,11 @@ def _abandoned_carts(ctx: Context) -> ibis.Table:
         carts_and_buys.occurred_at,
         ibis.null().cast("timestamp(6)"),
     )
-    following = ibis.window(
-        group_by="customer_id", order_by="occurred_at", preceding=0, following=None
+    # the earliest purchase at or after each event: a running minimum, latest first
+    from_here_on = ibis.cumulative_window(
+        group_by="customer_id", order_by=[ibis.desc("occurred_at"), ibis.desc("event_type")]
     )
-    t = carts_and_buys.mutate(_next_buy=buy_time.min().over(following))
+    t = carts_and_buys.mutate(_next_buy=buy_time.min().over(from_here_on))
     horizon = ibis.interval(seconds=int(ctx.settings.abandonment_hours * 3600))
     carts = t.filter(t.event_type == "add_to_cart")
     settled = carts.occurred_at + horizon <= ctx.cut  # the window has passed by as_of

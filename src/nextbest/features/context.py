@@ -46,18 +46,29 @@ class Context:
     def from_warehouse(
         cls, wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings | None = None
     ) -> Context:
+        """The warehouse's canonical tables cut at ``as_of``."""
+        return cls.from_tables({name: wh.table(name) for name in TABLES}, as_of, settings)
+
+    @classmethod
+    def from_tables(
+        cls,
+        tables: dict[str, ibis.Table],
+        as_of: dt.datetime,
+        settings: FeatureSettings | None = None,
+    ) -> Context:
+        """Canonical tables on any Ibis backend, cut at ``as_of``."""
         ctx = cls(as_of, settings or FeatureSettings())
         cut = ibis.literal(as_of, type="timestamp(6)")
         for name, spec in TABLES.items():
-            t = wh.table(name)
+            t = tables[name]
             if spec.time_column:
                 when = t[spec.time_column]
                 required = spec.column(spec.time_column).required
                 t = t.filter(when < cut if required else when.isnull() | (when < cut))
             ctx.tables[name] = t
-        items = wh.table("order_items")
+        items = tables["order_items"]
         ctx.tables["order_items"] = items.semi_join(ctx.tables["orders"], "order_id")
-        ctx.categories = _top_categories(wh, ctx, ctx.settings.top_categories)
+        ctx.categories = _top_categories(ctx, ctx.settings.top_categories)
         msgs = ctx.tables["messages"]
         ctx.tables["messages"] = msgs.mutate(
             **{
@@ -75,8 +86,8 @@ class Context:
         return ibis.literal(self.as_of, type="timestamp(6)")
 
     def age_days(self, ts: ibis.Value) -> ibis.Value:
-        """Days from ``ts`` to ``as_of`` (fractional)."""
-        seconds = self.cut.epoch_seconds().cast("float64") - ts.epoch_seconds().cast("float64")
+        """Days from ``ts`` to ``as_of`` (fractional, to the whole second on every engine)."""
+        seconds = self.cut.epoch_seconds().cast("float64") - _epoch(ts)
         return seconds / SECONDS_PER_DAY
 
     def within(self, ts: ibis.Value, days: int) -> ibis.Value:
@@ -88,7 +99,12 @@ class Context:
         return (-self.age_days(ts) * (0.6931471805599453 / self.settings.half_life_days)).exp()
 
 
-def _top_categories(wh: Warehouse, ctx: Context, n: int) -> list[str]:
+def _epoch(ts: ibis.Value) -> ibis.Value:
+    """Whole seconds since 1970 (engines disagree on fractions, so drop them)."""
+    return ts.truncate("s").epoch_seconds().cast("float64")
+
+
+def _top_categories(ctx: Context, n: int) -> list[str]:
     """The ``n`` categories with the most product events before ``as_of`` (ties by name)."""
     e = ctx["events"]
     products = ctx["products"].select("product_id", _pcat="category")
@@ -101,7 +117,7 @@ def _top_categories(wh: Warehouse, ctx: Context, n: int) -> list[str]:
         .order_by([ibis.desc("n"), "category"])
         .limit(n)
     )
-    return [str(c) for c in wh.execute(counts)["category"]]
+    return [str(c) for c in counts.execute()["category"]]
 
 
 def default_as_of(wh: Warehouse) -> dt.datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ibis
 
-from nextbest.features.context import Context
+from nextbest.features.context import SECONDS_PER_DAY, Context
 from nextbest.features.registry import REGISTRY, Feature
 
 __all__ = ["lifecycle"]
@@ -54,7 +54,13 @@ def lifecycle(ctx: Context) -> ibis.Table:
     return t.select(
         "customer_id",
         tenure_days=ctx.age_days(t.signup_at.fill_null(t._first)),
-        days_to_birthday=next_birthday.delta(today, unit="day").cast("float64"),
+        days_to_birthday=(
+            (
+                next_birthday.cast("timestamp").epoch_seconds()
+                - today.cast("timestamp").epoch_seconds()
+            )
+            / SECONDS_PER_DAY
+        ).round(),
         age_years=(as_of.year - birth.year() - ibis.ifelse(had_birthday, 0, 1)).cast("float64"),
         loyalty_tier=tier,
     )

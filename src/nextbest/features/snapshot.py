@@ -35,10 +35,19 @@ def snapshot_features(ctx: Context) -> list[Feature]:
 
 
 def build_snapshot(
-    wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings | None = None
+    source: Warehouse | dict[str, ibis.Table],
+    as_of: dt.datetime,
+    settings: FeatureSettings | None = None,
 ) -> ibis.Table:
-    """The snapshot as one expression: customers known before ``as_of`` and their features."""
-    ctx = Context.from_warehouse(wh, as_of, settings)
+    """The snapshot as one expression: customers known before ``as_of`` and their features.
+
+    ``source`` is the warehouse, or the canonical tables on any Ibis backend: the
+    same definitions run unchanged on each.
+    """
+    if isinstance(source, Warehouse):
+        ctx = Context.from_warehouse(source, as_of, settings)
+    else:
+        ctx = Context.from_tables(source, as_of, settings)
     out = ctx["customers"].select("customer_id")
     for family in REGISTRY:
         part = family.compute(ctx)
