@@ -25,6 +25,7 @@ from nextbest.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE",
+    "CustomFeature",
     "FeatureSettings",
     "IngestSettings",
     "ReportSettings",
@@ -72,6 +73,15 @@ class IngestSettings(_Section):
     )
 
 
+class CustomFeature(_Section):
+    name: str = Field(description="column name of the feature")
+    table: str = Field(description="canonical table it aggregates (orders, events, ...)")
+    aggregate: str = Field(description="an SQL aggregate over that table, e.g. avg(total)")
+    window_days: int | None = Field(None, ge=1, description="only rows this recent (null: all)")
+    description: str = ""
+    fill: float | None = Field(None, description="value for customers with no rows")
+
+
 class FeatureSettings(_Section):
     windows: list[int] = Field(
         default_factory=lambda: [30, 90, 365], description="rolling windows in days"
@@ -83,6 +93,15 @@ class FeatureSettings(_Section):
         24.0, gt=0, description="a cart with no purchase within this many hours is abandoned"
     )
     top_categories: int = Field(8, ge=1, description="categories that get an affinity feature")
+    custom: list[CustomFeature] = Field(
+        default_factory=list,
+        description="features defined here as SQL aggregates: {name, table, aggregate, "
+        "window_days, description, fill}",
+    )
+    modules: list[str] = Field(
+        default_factory=list,
+        description="Python modules to import that register feature families",
+    )
     loyalty_tiers: dict[str, float] = Field(
         default_factory=lambda: {
             "bronze": 0.0,

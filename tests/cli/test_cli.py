@@ -95,6 +95,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     html = Path(payload["quality_html"]).read_text()
     assert "data:image/png;base64," in html
     assert payload["features"]["customers"] == 120
+    assert Path(payload["segments"]["html"]).exists()
+    assert sum(payload["segments"]["rfm_segments"].values()) == 120
 
 
 def test_features_build_show_list(tmp_path: Path) -> None:

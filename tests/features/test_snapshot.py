@@ -230,3 +230,57 @@ def test_no_leakage_data_after_as_of_changes_nothing(tmp_path: Path) -> None:
     full, only_past = frames
     assert len(full) > 100
     assert full.equals(only_past)
+
+
+def test_custom_feature_from_settings(store) -> None:
+    from nextbest.config import CustomFeature, FeatureSettings
+
+    settings = FeatureSettings(
+        custom=[
+            CustomFeature(
+                name="big_orders_90d",
+                table="orders",
+                aggregate="count(*) FILTER (WHERE total > 15)",
+                window_days=90,
+                fill=0,
+            ),
+            CustomFeature(name="max_order", table="orders", aggregate="max(total)"),
+        ]
+    )
+    rows = {
+        r["customer_id"]: r
+        for r in store.to_pandas(build_snapshot(store, AS_OF, settings)).to_dict("records")
+    }
+    assert rows["C1"]["big_orders_90d"] == 2  # 30 and 20; the 999 order is after as_of
+    assert rows["C1"]["max_order"] == 30
+    assert rows["C2"]["big_orders_90d"] == 1
+
+
+def test_feature_family_from_a_module(store, tmp_path: Path, monkeypatch) -> None:
+    from nextbest.config import FeatureSettings
+    from nextbest.features import REGISTRY
+
+    (tmp_path / "shop_features.py").write_text(
+        "from nextbest.features import REGISTRY, Feature\n"
+        "@REGISTRY.family('shop', [Feature('orders_x2', 'twice the orders', fill=0)])\n"
+        "def shop(ctx):\n"
+        "    o = ctx['orders']\n"
+        "    return o.group_by('customer_id').aggregate(orders_x2=o.count() * 2)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        frame = store.to_pandas(
+            build_snapshot(store, AS_OF, FeatureSettings(modules=["shop_features"]))
+        )
+        assert frame.set_index("customer_id").loc["C1", "orders_x2"] == 6
+    finally:
+        REGISTRY.families.pop("shop", None)
+
+
+def test_bad_custom_feature_is_a_config_error(store) -> None:
+    from nextbest.config import CustomFeature, FeatureSettings
+    from nextbest.errors import ConfigError
+
+    bad = FeatureSettings(custom=[CustomFeature(name="x", table="orders", aggregate="sum(total")])
+    with pytest.raises(ConfigError, match="custom feature 'x'"):
+        build_snapshot(store, AS_OF, bad)

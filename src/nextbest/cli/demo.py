@@ -22,6 +22,8 @@ from nextbest.cli.quality import build_quality, print_quality
 from nextbest.features import default_as_of
 from nextbest.features.store import save_snapshot
 from nextbest.ingest import ingest
+from nextbest.segments.report import write_segment_report
+from nextbest.segments.run import run_segmentation
 from nextbest.synth import generate, write_store
 
 LARGE_CUSTOMERS = 100_000
@@ -42,7 +44,7 @@ def demo(
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a synthetic store, ingest it, report its quality and build customer features."""
+    """Generate a synthetic store, ingest it, report its quality, build features and segments."""
     root, settings = settings_for(project)
     n = LARGE_CUSTOMERS if large else customers or settings.synth.customers
     data_dir = root / ".nextbest" / "demo-data"
@@ -69,7 +71,11 @@ def demo(
     with open_warehouse(root) as wh:
         as_of = default_as_of(wh)
         snapshot_rows = save_snapshot(wh, as_of, settings.features)
-    timings["features"] = time.perf_counter() - t0
+        timings["features"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        segments, result = run_segmentation(wh, as_of, settings)
+    seg_html, _ = write_segment_report(segments, result, settings.reports_dir(root))
+    timings["segments"] = time.perf_counter() - t0
 
     def render() -> None:
         out.print(f"synthetic store: {n:,} customers in {data_dir} ({timings['synth']:.1f} s)")
@@ -79,6 +85,9 @@ def demo(
             f"features: {snapshot_rows:,} customers as of {as_of} ({timings['features']:.1f} s); "
             "see one with: nextbest features show CUSTOMER_ID"
         )
+        personas = ", ".join(f"{p.name} ({p.size:,})" for p in result.personas)
+        out.print(f"segments: {result.k} personas: {personas}")
+        out.print(f"segment report: {seg_html}")
 
     emit(
         as_json,
@@ -90,6 +99,11 @@ def demo(
             "quality_html": str(html),
             "quality_json": str(js),
             "features": {"as_of": as_of.isoformat(), "customers": snapshot_rows},
+            "segments": {
+                "html": str(seg_html),
+                "k": result.k,
+                "rfm_segments": segments["rfm_segments"],
+            },
             "seconds": {k: round(v, 2) for k, v in timings.items()},
         },
         render,

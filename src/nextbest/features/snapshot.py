@@ -11,12 +11,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import ibis
 
 from nextbest.config import FeatureSettings
+from nextbest.errors import ConfigError
 from nextbest.features import (  # noqa: F401 (importing registers the families)
     behaviour,
+    custom,
     engagement,
     lifecycle,
     preferences,
@@ -27,6 +30,17 @@ from nextbest.features.registry import REGISTRY, Feature
 from nextbest.warehouse import Warehouse
 
 __all__ = ["build_snapshot", "snapshot_features"]
+
+
+def _import(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ConfigError(
+            f"cannot import feature module {module!r}: {err}",
+            field="features.modules",
+            hint="Install the module or fix its name.",
+        ) from None
 
 
 def snapshot_features(ctx: Context) -> list[Feature]:
@@ -44,6 +58,8 @@ def build_snapshot(
     ``source`` is the warehouse, or the canonical tables on any Ibis backend: the
     same definitions run unchanged on each.
     """
+    for module in settings.modules if settings else []:
+        _import(module)
     if isinstance(source, Warehouse):
         ctx = Context.from_warehouse(source, as_of, settings)
     else:
