@@ -2,7 +2,7 @@
 
 >>> from nextbest.features import REGISTRY
 >>> [f.name for f in REGISTRY]
-['rfm', 'behaviour', 'preferences', 'engagement', 'lifecycle']
+['rfm', 'behaviour', 'preferences', 'engagement', 'lifecycle', 'custom']
 """
 
 from nextbest.features.context import Context, default_as_of
