@@ -66,7 +66,6 @@ def behaviour(ctx: Context) -> ibis.Table:
     counts = {}
     for w in ctx.settings.windows:
         inside = ctx.within(e.occurred_at, w)
-        counts[f"sessions_{w}d"] = ibis.ifelse(inside, e.session_id, None).nunique()
         for name, (event_type, _) in COUNTED.items():
             counts[f"{name}_{w}d"] = (inside & (e.event_type == event_type)).cast("int64").sum()
     per_customer = e.group_by("customer_id").aggregate(
@@ -76,15 +75,20 @@ def behaviour(ctx: Context) -> ibis.Table:
     )
     in_session = e.filter(e.session_id.notnull())
     sessions = in_session.group_by(["customer_id", "session_id"]).aggregate(
-        _minutes=(
-            ctx.age_days(in_session.occurred_at.min()) - ctx.age_days(in_session.occurred_at.max())
-        )
-        * 1440.0,
+        _first=in_session.occurred_at.min(),
+        _last=in_session.occurred_at.max(),
         _events=in_session.count(),
     )
+    # a session has an event in a window that ends at as_of exactly when its last one does
     session_stats = sessions.group_by("customer_id").aggregate(
-        avg_session_minutes=sessions._minutes.mean(),
+        avg_session_minutes=(
+            (ctx.age_days(sessions._first) - ctx.age_days(sessions._last)) * 1440.0
+        ).mean(),
         bounce_rate=(sessions._events == 1).cast("float64").mean(),
+        **{
+            f"sessions_{w}d": ctx.within(sessions._last, w).cast("int64").sum()
+            for w in ctx.settings.windows
+        },
     )
     carts = _abandoned_carts(ctx)
     cart_counts = carts.group_by("customer_id").aggregate(

@@ -52,11 +52,13 @@ def build_snapshot(
     source: Warehouse | dict[str, ibis.Table],
     as_of: dt.datetime,
     settings: FeatureSettings | None = None,
+    families: list[str] | None = None,
 ) -> ibis.Table:
     """The snapshot as one expression: customers known before ``as_of`` and their features.
 
     ``source`` is the warehouse, or the canonical tables on any Ibis backend: the
-    same definitions run unchanged on each.
+    same definitions run unchanged on each. ``families`` limits the snapshot to
+    those feature families (default: all).
     """
     for module in settings.modules if settings else []:
         _import(module)
@@ -65,10 +67,11 @@ def build_snapshot(
     else:
         ctx = Context.from_tables(source, as_of, settings)
     out = ctx["customers"].select("customer_id")
-    for family in REGISTRY:
+    chosen = [f for f in REGISTRY if families is None or f.name in families]
+    for family in chosen:
         part = family.compute(ctx)
         out = out.left_join(part, "customer_id").drop("customer_id_right")
-    features = snapshot_features(ctx)
+    features = [f for fam in chosen for f in fam.features(ctx)]
     return out.select(
         "customer_id",
         **{
