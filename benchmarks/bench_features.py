@@ -17,15 +17,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import resource
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from harness import peak_mb, run_stage
 from rich.console import Console
 from rich.table import Table
 
@@ -34,10 +32,6 @@ HALF_LIFE = 14.0
 ABANDON_HOURS = 24.0
 SUBSET = "rfm,behaviour"  # the families holding the reference's features
 COUNTED = {"product_views": "product_view", "add_to_carts": "add_to_cart", "searches": "search"}
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _as_of(work: Path) -> dt.datetime:
@@ -185,27 +179,6 @@ def compare(work: Path, name: str) -> dict:
 STAGES = {"prepare": stage_prepare, "nextbest": stage_nextbest, "pandas": stage_pandas}
 
 
-def run_stage(name: str, args: argparse.Namespace, families: str = "") -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--stage",
-        name,
-        "--work",
-        str(args.work),
-        "--customers",
-        str(args.customers),
-        "--days",
-        str(args.days),
-        "--threads",
-        str(args.threads),
-        "--families",
-        families,
-    ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
@@ -218,7 +191,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.stage:
         result = STAGES[args.stage](args)
-        result["peak_mb"] = _peak_mb()
+        result["peak_mb"] = peak_mb()
         print(json.dumps(result))
         return
     console = Console()
@@ -227,13 +200,13 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         with console.status("generating and ingesting the store ..."):
-            run_stage("prepare", args)
+            run_stage(__file__, "prepare", args)
     with console.status("NextBest, every feature ..."):
-        full = run_stage("nextbest", args)
+        full = run_stage(__file__, "nextbest", args)
     with console.status("NextBest, the reference's features ..."):
-        ours = run_stage("nextbest", args, families=SUBSET)
+        ours = run_stage(__file__, "nextbest", args, families=SUBSET)
     with console.status("pandas reference ..."):
-        ref = run_stage("pandas", args)
+        ref = run_stage(__file__, "pandas", args)
     worst = compare(work, f"nextbest-{SUBSET}.parquet")
     import pyarrow.parquet as pq
 

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from harness import peak_mb, run_stage
 from rich.console import Console
 from rich.table import Table
 
@@ -32,10 +30,6 @@ TARGETS = {
     "ingest events (parquet)": ">= 1,000,000 rows/s",
     "ingest events (csv)": ">= 300,000 rows/s",
 }
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def stage_synth(args: argparse.Namespace) -> dict:
@@ -98,29 +92,6 @@ def stage_ingest(args: argparse.Namespace) -> dict:
 STAGES = {"synth": stage_synth, "csv": stage_csv, "ingest": stage_ingest}
 
 
-def run_stage(name: str, args: argparse.Namespace, **extra: str) -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--stage",
-        name,
-        "--customers",
-        str(args.customers),
-        "--days",
-        str(args.days),
-        "--work",
-        str(args.work),
-        "--threads",
-        str(args.threads),
-        "--memory-limit",
-        args.memory_limit,
-    ]
-    for key, value in extra.items():
-        cmd += [f"--{key}", value]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100_000)
@@ -134,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.stage:
         result = STAGES[args.stage](args)
-        result["peak_mb"] = _peak_mb()
+        result["peak_mb"] = peak_mb()
         print(json.dumps(result))
         return
 
@@ -144,11 +115,11 @@ def main() -> None:
     work.mkdir(parents=True)
     results = []
     with console.status("synth ..."):
-        synth = run_stage("synth", args)
+        synth = run_stage(__file__, "synth", args)
     events = synth["rows"]["events"]
     results.append(("synth", synth["seconds"], None, synth["peak_mb"]))
     with console.status("exporting CSV ..."):
-        run_stage("csv", args)
+        run_stage(__file__, "csv", args)
     labels = {
         "floor": "engine floor: plain INSERT of events ({fmt})",
         "events": "ingest events ({fmt})",
@@ -157,7 +128,7 @@ def main() -> None:
     for fmt in ("parquet", "csv"):
         for what, label in labels.items():
             with console.status(f"{what} from {fmt} ..."):
-                r = run_stage("ingest", args, fmt=fmt, what=what)
+                r = run_stage(__file__, "ingest", args, fmt=fmt, what=what)
             results.append(
                 (label.format(fmt=fmt), r["seconds"], r["rows"] / r["seconds"], r["peak_mb"])
             )

@@ -21,6 +21,7 @@ from nextbest.warehouse import Warehouse
 __all__ = [
     "JsonOpt",
     "ProjectOpt",
+    "ReportDirOpt",
     "command",
     "console",
     "emit",
@@ -41,6 +42,10 @@ ProjectOpt = Annotated[
         help="Project folder (holds nextbest.yaml and .nextbest/). Default: current folder.",
         show_default=False,
     ),
+]
+ReportDirOpt = Annotated[
+    Path | None,
+    typer.Option("--out", help="Report folder (default: the project's reports dir)."),
 ]
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one machine-readable JSON object on stdout.")

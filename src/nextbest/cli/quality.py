@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from rich.table import Table
 
 from nextbest.cli.common import (
     JsonOpt,
     ProjectOpt,
+    ReportDirOpt,
     command,
     emit,
     open_warehouse,
@@ -61,10 +61,7 @@ def build_quality(
 
 @command
 def quality(
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Report folder (default: the project's reports dir)."),
-    ] = None,
+    out_dir: ReportDirOpt = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

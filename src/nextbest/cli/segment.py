@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
 from rich.table import Table
 
 from nextbest.cli.common import (
     JsonOpt,
     ProjectOpt,
+    ReportDirOpt,
     command,
     emit,
     open_warehouse,
@@ -28,10 +25,7 @@ from nextbest.segments.run import run_segmentation
 @command
 def segment(
     as_of: AsOfOpt = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Report folder (default: the project's reports dir)."),
-    ] = None,
+    out_dir: ReportDirOpt = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
