@@ -141,12 +141,10 @@ def quarantine(
     payload = {"total": total, "rows": rows}
 
     def render() -> None:
-        view = Table(
-            title=f"quarantine: {total:,} rows" + (f" (first {limit})" if total > limit else "")
-        )
-        for col in ("table", "source:line", "reason", "field", "detail"):
-            view.add_column(col, overflow="fold")
-        view.add_column("record", no_wrap=True, max_width=60)
+        title = f"quarantine: {total:,} rows" + (f" (first {limit})" if total > limit else "")
+        view = Table(title=title, expand=True)
+        for col in ("table", "source:line", "reason", "field", "detail", "record"):
+            view.add_column(col, overflow="fold", ratio=3 if col in ("detail", "record") else 2)
         for r in rows:
             view.add_row(
                 r["target"],
@@ -154,7 +152,7 @@ def quarantine(
                 r["reason"],
                 r["field"] if isinstance(r["field"], str) else "",
                 r["detail"] or "",
-                (r["record"] or "")[:80],
+                (r["record"] or "")[:120],
             )
         out.print(view)
 
