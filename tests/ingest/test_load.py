@@ -288,6 +288,7 @@ def test_mapping_mistakes_are_clear_errors(wh, write, tmp_path, data, match, fie
         ("customers.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),
         ("customers.parquet", b"a,b\n1,2\n", "not a Parquet file"),
         ("customers.xlsx", b"a", "cannot tell the format"),
+        ("customers.json", b'[{"customer_id": "C1"}]', "JSON array"),
     ],
 )
 def test_unreadable_sources_are_clear_errors(wh, tmp_path, name, content, match) -> None:

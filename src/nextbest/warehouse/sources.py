@@ -95,6 +95,12 @@ def _sniff(path: Path, fmt: str) -> None:
             source=str(path),
             hint="Check the path, or set source.format to the file's real format.",
         )
+    if fmt == "jsonl" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        raise SourceError(
+            "is a JSON array, not JSON lines (one object per line)",
+            source=str(path),
+            hint="Convert it to JSON lines, e.g. with `jq -c '.[]'`.",
+        )
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as err:
