@@ -393,3 +393,15 @@ def test_no_scratch_tables_are_left_behind(wh, write, tmp_path) -> None:
         "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
     ).fetchall()
     assert leftovers == []
+
+
+def test_latin1_csv_needs_its_encoding_named(wh, tmp_path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes("customer_id,first_name\nC1,Jürgen\n".encode("latin-1"))
+    with pytest.raises(SourceError, match="not UTF-8"):
+        ingest(wh, path)
+    m = mapping(
+        tmp_path / "m.yaml", {"source": {"encoding": "latin-1"}, "tables": {"customers": {}}}
+    )
+    ingest(wh, path, m)
+    assert rows(wh, "customers")[0]["first_name"] == "Jürgen"

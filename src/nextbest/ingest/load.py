@@ -214,6 +214,7 @@ def _stage_file(
         delimiter=src_spec.delimiter,
         columns=src_spec.columns,
         query=src_spec.query,
+        encoding=src_spec.encoding,
     )
     has_rejects = rejects is not None and rejects.num_rows > 0
     if wh.execute(src.count()) == 0 and not has_rejects:

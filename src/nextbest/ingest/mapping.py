@@ -74,6 +74,7 @@ class SourceSpec(_Strict):
     columns: list[str] | None = None
     query: str | None = None
     timezone: str = "UTC"
+    encoding: str | None = None
 
 
 class Mapping(_Strict):

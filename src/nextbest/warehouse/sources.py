@@ -59,7 +59,7 @@ def guess_format(path: Path) -> str:
     return fmt
 
 
-def _sniff(path: Path, fmt: str) -> None:
+def _sniff(path: Path, fmt: str, encoding: str | None = None) -> None:
     """Refuse files whose bytes plainly are not the declared format."""
     if not path.exists():
         raise SourceError("file not found", source=str(path), hint="Check the path.")
@@ -101,6 +101,8 @@ def _sniff(path: Path, fmt: str) -> None:
             source=str(path),
             hint="Convert it to JSON lines, e.g. with `jq -c '.[]'`.",
         )
+    if encoding and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -108,7 +110,7 @@ def _sniff(path: Path, fmt: str) -> None:
             raise SourceError(
                 f"is not UTF-8 text (byte {err.start})",
                 source=str(path),
-                hint="Re-export the file as UTF-8.",
+                hint="Re-export the file as UTF-8, or set source.encoding (e.g. latin-1).",
             ) from None
 
 
@@ -200,7 +202,12 @@ def _json_field(text: ibis.Value, key: str) -> ibis.Value:
 
 
 def _read_csv(
-    con: Any, path: Path, delimiter: str, header: bool, columns: list[str] | None
+    con: Any,
+    path: Path,
+    delimiter: str,
+    header: bool,
+    columns: list[str] | None,
+    encoding: str | None = None,
 ) -> tuple[ibis.Table, Any]:
     reject_table = _unique("rejects")
     reject_scan = _unique("scans")
@@ -214,7 +221,8 @@ def _read_csv(
             f"CREATE TEMP TABLE {view} AS SELECT (row_number() OVER ())::BIGINT + {first - 1} "
             f"AS _line, * FROM read_csv({_quote(str(path))}, all_varchar=true, "
             f"header={str(header).lower()}, delim={_quote(delimiter)}, store_rejects=true, "
-            f"rejects_table='{reject_table}', rejects_scan='{reject_scan}'{names})"
+            f"rejects_table='{reject_table}', rejects_scan='{reject_scan}'{names}"
+            + (f", encoding={_quote(encoding)})" if encoding else ")")
         )
     except duckdb.Error as err:
         raise SourceError(
@@ -315,8 +323,11 @@ def read_source(
     delimiter: str | None = None,
     columns: list[str] | None = None,
     query: str | None = None,
+    encoding: str | None = None,
 ) -> tuple[ibis.Table, Any]:
     """Open ``path`` as ``fmt``; return the table and the rows the reader rejected.
+
+    ``encoding`` (CSV and TSV only) names the file's text encoding, UTF-8 by default.
 
     The rejected rows (an Arrow table with ``line``, ``error_type``, ``csv_line``,
     ``error_message``) are only produced by the CSV reader; others return None.
@@ -328,9 +339,17 @@ def read_source(
             field="source.format",
             hint=f"Use one of {', '.join(FORMATS)}.",
         )
-    _sniff(path, fmt)
+    if encoding and fmt not in ("csv", "tsv"):
+        raise MappingError(
+            f"source.encoding is only read for csv and tsv files, not {fmt}",
+            source=str(path),
+            field="source.encoding",
+            hint="Convert the file to UTF-8.",
+        )
+    _sniff(path, fmt, encoding)
     if fmt in ("csv", "tsv"):
-        return _read_csv(con, path, delimiter or ("\t" if fmt == "tsv" else ","), header, columns)
+        sep = delimiter or ("\t" if fmt == "tsv" else ",")
+        return _read_csv(con, path, sep, header, columns, encoding)
     if fmt == "whitespace":
         return _read_whitespace(con, path, header, columns), None
     if fmt == "jsonl":
