@@ -190,3 +190,9 @@ def test_segment_twice_reports_stability(tmp_path: Path) -> None:
     assert stab["previous_as_of"] == "2025-03-01T00:00:00"
     assert -1 <= stab["clusters"]["adjusted_rand"] <= 1
     assert "segment" in run("segment", "--as-of", "2025-04-01", "--project", tmp_path)
+
+
+def test_segment_without_data_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["segment", "--project", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no customers before" in result.stderr and "nextbest ingest" in result.stderr

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from nextbest.config import Settings
+from nextbest.errors import NextBestError, NotFoundError
 from nextbest.features.store import list_snapshots, load_snapshot, save_snapshot
 from nextbest.segments.segment import SegmentResult, segment_snapshot
 from nextbest.segments.stability import stability
@@ -22,9 +23,18 @@ def run_segmentation(
 
     The report compares with the latest earlier segmentation, when there is one.
     """
-    if as_of not in list_snapshots(wh):
-        save_snapshot(wh, as_of, settings.features)
+    if as_of not in list_snapshots(wh) and save_snapshot(wh, as_of, settings.features) == 0:
+        raise NotFoundError(
+            f"no customers before {as_of:%Y-%m-%d %H:%M}",
+            hint="Load data with `nextbest ingest`, or pick a later --as-of.",
+        )
     snapshot = load_snapshot(wh, as_of)
+    needed = settings.segments.k_min + 1
+    if len(snapshot) < needed:
+        raise NextBestError(
+            f"{len(snapshot)} customers are too few to segment (at least {needed} needed)",
+            hint="Load more data, or lower segments.k_min.",
+        )
     result = segment_snapshot(snapshot, settings.segments)
     save_segments(wh, as_of, result.table)
     report: dict[str, Any] = {
