@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from harness import peak_mb, run_stage
+from harness import make_parser, run_requested_stage, run_stage
 from rich.console import Console
 from rich.table import Table
 
@@ -180,19 +179,11 @@ STAGES = {"prepare": stage_prepare, "nextbest": stage_nextbest, "pandas": stage_
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--work", default="/tmp/nextbest-bench-features")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--stage", choices=list(STAGES))
+    parser = make_parser(__doc__, STAGES, "/tmp/nextbest-bench-features")
     parser.add_argument("--reuse", action="store_true", help="keep an existing prepared store")
     parser.add_argument("--families", default="", help="(stage) feature families, comma-separated")
     args = parser.parse_args()
-    if args.stage:
-        result = STAGES[args.stage](args)
-        result["peak_mb"] = peak_mb()
-        print(json.dumps(result))
+    if run_requested_stage(STAGES, args):
         return
     console = Console()
     work = Path(args.work)

@@ -10,12 +10,11 @@ is built cold from the warehouse in its own process, timed, with its peak memory
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
 
-from harness import peak_mb, run_stage
+from harness import make_parser, run_requested_stage, run_stage
 from rich.console import Console
 from rich.table import Table
 
@@ -58,17 +57,12 @@ STAGES = {"prepare": stage_prepare, "snapshot": stage_snapshot}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = make_parser(__doc__, STAGES, "/tmp/nextbest-bench-scale")
     parser.add_argument("--events", default="1000000,10000000,30000000")
-    parser.add_argument("--work", default="/tmp/nextbest-bench-scale")
-    parser.add_argument("--stage", choices=list(STAGES))
-    parser.add_argument("--size", type=int, default=0)
-    parser.add_argument("--as-of", default="")
+    parser.add_argument("--size", type=int, default=0, help="(stage) events to generate")
+    parser.add_argument("--as-of", default="", help="(stage) snapshot moment")
     args = parser.parse_args()
-    if args.stage:
-        result = STAGES[args.stage](args)
-        result["peak_mb"] = peak_mb()
-        print(json.dumps(result))
+    if run_requested_stage(STAGES, args):
         return
     console = Console()
     table = Table(title="full feature snapshot by store size")

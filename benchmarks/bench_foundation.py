@@ -16,12 +16,11 @@ machine can do.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
 
-from harness import peak_mb, run_stage
+from harness import make_parser, run_requested_stage, run_stage
 from rich.console import Console
 from rich.table import Table
 
@@ -93,20 +92,12 @@ STAGES = {"synth": stage_synth, "csv": stage_csv, "ingest": stage_ingest}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--work", default="/tmp/nextbest-bench")
-    parser.add_argument("--threads", type=int, default=2)
+    parser = make_parser(__doc__, STAGES, "/tmp/nextbest-bench")
     parser.add_argument("--memory-limit", default="2GB", help="the engine's memory cap")
-    parser.add_argument("--stage", choices=list(STAGES))
     parser.add_argument("--fmt", default="parquet")
     parser.add_argument("--what", default="events")
     args = parser.parse_args()
-    if args.stage:
-        result = STAGES[args.stage](args)
-        result["peak_mb"] = peak_mb()
-        print(json.dumps(result))
+    if run_requested_stage(STAGES, args):
         return
 
     console = Console()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["peak_mb", "run_stage"]
+__all__ = ["make_parser", "peak_mb", "run_requested_stage", "run_stage"]
 
 
 def peak_mb() -> float:
@@ -28,3 +28,24 @@ def run_stage(script: str, stage: str, args: argparse.Namespace, **extra: object
         cmd += [f"--{key.replace('_', '-')}", str(value)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def make_parser(doc: str | None, stages: dict, work: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes; a script adds its own."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--work", default=work)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stage", choices=list(stages), help="run one stage (internal)")
+    return parser
+
+
+def run_requested_stage(stages: dict, args: argparse.Namespace) -> bool:
+    """When ``--stage`` is given: run it, print its result with peak memory; say so."""
+    if not args.stage:
+        return False
+    result = stages[args.stage](args)
+    result["peak_mb"] = peak_mb()
+    print(json.dumps(result))
+    return True
