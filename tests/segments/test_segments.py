@@ -147,3 +147,15 @@ def test_segment_snapshot_is_deterministic() -> None:
     assert one.table.equals(two.table)
     assert 3 <= one.k <= 5
     assert set(one.table["persona"]) == {p.name for p in one.personas}
+
+
+def test_optional_pca_keeps_the_variance_asked_for() -> None:
+    X = _blobs(3)
+    X["d"] = X["a"] * 2 + 0.01  # a redundant column PCA folds away
+    model = BehaviourClusters(
+        features=["a", "b", "c", "d"], k_values=range(2, 6), pca_components=0.95
+    )
+    model.fit(X)
+    assert model.pca_.explained_variance_ratio_.sum() >= 0.95
+    assert model.transform(X).shape[1] < 4
+    assert model.k_ == 3
