@@ -173,7 +173,8 @@ def canonical_rows(
     table whose key it must name (only the checks that are switched on).
 
     The expression is built in levels (prepared text, typed values, check flags,
-    verdict), each a separate projection, so every value is computed once per row.
+    first failure, explanation), each a separate projection, so every value is
+    computed once per row and the explanation only for failing rows.
     """
     src = _with_expressions(src, spec, table.name, source)
     visible = [c for c in src.columns if not c.startswith("_")]
@@ -218,32 +219,39 @@ def canonical_rows(
     flags = {f"__fail_{i}": c.failed for i, c in enumerate(checks)}
     level3 = level2.select(*level2.columns, **flags).view()
 
-    # level 4: the verdict; details and the raw record only for failing rows
-    failed = [level3[f"__fail_{i}"] for i in range(len(checks))]
+    # level 4: the first failure, if any
+    level4 = level3.select(
+        *level3.columns, _reason=_first(level3, checks, lambda c: ibis.literal(c.reason))
+    ).view()
 
-    def first(pick: Any) -> ibis.Value:
-        if not checks:
-            return _NULL
-        return ibis.cases(*[(f, pick(c)) for f, c in zip(failed, checks, strict=True)], else_=_NULL)
+    # level 5: field, details and the raw record, evaluated for failing rows only
+    bad = level4._reason.notnull()
 
-    reason = first(lambda c: ibis.literal(c.reason))
-    # the same checks over level 3, for their detail texts (their conditions go unused)
-    texts = [c.detail for c in _checks(level3, table, specs, enums or {}, references or {})]
-    details = [ibis.ifelse(f, text, _NULL) for f, text in zip(failed, texts, strict=True)]
-    if "_record" in level3.columns:
-        record = level3["_record"]
+    def only_bad(value: ibis.Value) -> ibis.Value:
+        return ibis.ifelse(bad, value, _NULL)
+
+    # the same checks over level 4, for their detail texts (their conditions go unused)
+    texts = [c.detail for c in _checks(level4, table, specs, enums or {}, references or {})]
+    details = [ibis.ifelse(level4[f"__fail_{i}"], text, _NULL) for i, text in enumerate(texts)]
+    if "_record" in level4.columns:
+        record = level4["_record"]
     else:
-        record = ibis.struct({c: level3[f"__src_{c}"] for c in visible}).cast("json").cast("string")
-    return level3.select(
-        _line=level3._line,
-        **{col.name: level3[col.name] for col in table.columns},
-        _reason=reason,
-        _field=first(lambda c: ibis.literal(c.field).cast("string")),
-        _detail=ibis.ifelse(
-            reason.notnull(), ibis.literal("; ").join(details) if details else _NULL, _NULL
-        ),
-        _record=ibis.ifelse(reason.notnull(), record, _NULL),
+        record = ibis.struct({c: level4[f"__src_{c}"] for c in visible}).cast("json").cast("string")
+    return level4.select(
+        _line=level4._line,
+        **{col.name: level4[col.name] for col in table.columns},
+        _reason=level4._reason,
+        _field=only_bad(_first(level4, checks, lambda c: ibis.literal(c.field).cast("string"))),
+        _detail=only_bad(ibis.literal("; ").join(details)) if details else _NULL,
+        _record=only_bad(record),
     )
+
+
+def _first(t: ibis.Table, checks: list[Check], pick: Any) -> ibis.Value:
+    """``pick`` of the first failing check, by the flags ``__fail_i`` of ``t``."""
+    if not checks:
+        return _NULL
+    return ibis.cases(*[(t[f"__fail_{i}"], pick(c)) for i, c in enumerate(checks)], else_=_NULL)
 
 
 def _checks(
