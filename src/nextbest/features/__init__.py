@@ -7,7 +7,7 @@
 
 from nextbest.features.context import Context, default_as_of
 from nextbest.features.registry import REGISTRY, Family, Feature, Registry
-from nextbest.features.snapshot import build_snapshot, snapshot_features
+from nextbest.features.snapshot import build_snapshot
 
 __all__ = [
     "REGISTRY",
@@ -17,5 +17,4 @@ __all__ = [
     "Registry",
     "build_snapshot",
     "default_as_of",
-    "snapshot_features",
 ]

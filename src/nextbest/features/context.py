@@ -81,6 +81,13 @@ class Context:
     def __getitem__(self, name: str) -> ibis.Table:
         return self.tables[name]
 
+    def events_with_products(self) -> ibis.Table:
+        """Events with their product's brand, and the category filled from the product."""
+        e = self["events"]
+        products = self["products"].select("product_id", "brand", _pcat="category")
+        e = e.left_join(products, "product_id").drop("product_id_right")
+        return e.mutate(category=e.category.fill_null(e._pcat)).drop("_pcat")
+
     @property
     def cut(self) -> ibis.Value:
         return ibis.literal(self.as_of, type="timestamp(6)")
@@ -106,13 +113,10 @@ def _epoch(ts: ibis.Value) -> ibis.Value:
 
 def _top_categories(ctx: Context, n: int) -> list[str]:
     """The ``n`` categories with the most product events before ``as_of`` (ties by name)."""
-    e = ctx["events"]
-    products = ctx["products"].select("product_id", _pcat="category")
-    e = e.left_join(products, "product_id").drop("product_id_right")
-    category = e.category.fill_null(e._pcat)
+    e = ctx.events_with_products()
     counts = (
-        e.filter(category.notnull())
-        .group_by(category=category)
+        e.filter(e.category.notnull())
+        .group_by("category")
         .aggregate(n=ibis._.count())
         .order_by([ibis.desc("n"), "category"])
         .limit(n)

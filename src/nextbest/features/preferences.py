@@ -49,12 +49,10 @@ def _declared(ctx: Context) -> list[Feature]:
 
 
 def _weighted_activity(ctx: Context) -> ibis.Table:
-    e = ctx["events"]
+    e = ctx.events_with_products()
     e = e.filter(e.event_type.isin(list(EVENT_WEIGHTS)) & e.product_id.notnull())
-    products = ctx["products"].select("product_id", "brand", _pcat="category")
-    e = e.left_join(products, "product_id").drop("product_id_right")
     weight = e.event_type.substitute(EVENT_WEIGHTS, else_=0.0) * ctx.decay(e.occurred_at)
-    return e.select("customer_id", category=e.category.fill_null(e._pcat), brand=e.brand, _w=weight)
+    return e.select("customer_id", "category", "brand", _w=weight)
 
 
 def _favourite(t: ibis.Table, column: str) -> ibis.Table:

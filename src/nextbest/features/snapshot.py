@@ -26,10 +26,10 @@ from nextbest.features import (  # noqa: F401 (importing registers the families)
     rfm,
 )
 from nextbest.features.context import Context
-from nextbest.features.registry import REGISTRY, Feature
+from nextbest.features.registry import REGISTRY
 from nextbest.warehouse import Warehouse
 
-__all__ = ["build_snapshot", "snapshot_features"]
+__all__ = ["build_snapshot"]
 
 
 def _import(module: str) -> None:
@@ -41,11 +41,6 @@ def _import(module: str) -> None:
             field="features.modules",
             hint="Install the module or fix its name.",
         ) from None
-
-
-def snapshot_features(ctx: Context) -> list[Feature]:
-    """The features a snapshot holds, in column order."""
-    return REGISTRY.declared(ctx)
 
 
 def build_snapshot(

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["PHRASES", "Persona", "describe_clusters"]
+__all__ = ["PHRASES", "Persona", "cluster_z", "describe_clusters"]
 
 # feature -> (phrase when high, phrase when low)
 PHRASES: dict[str, tuple[str, str]] = {
@@ -59,17 +59,23 @@ def _phrase(feature: str, z: float) -> str:
     return high if z > 0 else low
 
 
+def cluster_z(values: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """Cluster x feature: (cluster mean - population mean) / population std (0 if constant)."""
+    std = values.std(ddof=0).replace(0, np.nan)
+    return ((values.groupby(labels).mean() - values.mean()) / std).fillna(0.0)
+
+
 def describe_clusters(
     snapshot: pd.DataFrame, labels: Sequence[int] | np.ndarray, features: Sequence[str]
 ) -> list[Persona]:
     """A :class:`Persona` per cluster label, in label order."""
     labels = np.asarray(labels)
     values = snapshot[list(features)].astype(float)
-    mean, std = values.mean(), values.std(ddof=0).replace(0, np.nan)
+    zs = cluster_z(values, labels)
     personas: list[Persona] = []
     for c in sorted(np.unique(labels)):
         part = values[labels == c]
-        z = ((part.mean() - mean) / std).fillna(0.0)
+        z = zs.loc[c]
         order = z.abs().sort_values(ascending=False).index
         distinctive = [
             {"feature": f, "z": round(float(z[f]), 3), "mean": float(part[f].mean())}

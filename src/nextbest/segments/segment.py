@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from nextbest.config import SegmentSettings
 from nextbest.segments.clusters import DEFAULT_FEATURES, BehaviourClusters
-from nextbest.segments.personas import Persona, describe_clusters
+from nextbest.segments.personas import Persona, cluster_z, describe_clusters
 from nextbest.segments.rfm import rfm_scores
 
 __all__ = ["SegmentResult", "segment_snapshot"]
@@ -77,9 +77,7 @@ def _segment(snapshot: pd.DataFrame, settings: SegmentSettings) -> SegmentResult
     centred = Z - Z.mean(axis=0)
     _, _, vt = np.linalg.svd(centred[: min(len(centred), 20_000)], full_matrices=False)
     projection = centred @ vt[:2].T
-    values = snapshot[model.columns_].astype(float)
-    std = values.std(ddof=0).replace(0, np.nan)
-    profile_z = ((values.groupby(model.labels_).mean() - values.mean()) / std).fillna(0.0)
+    profile_z = cluster_z(snapshot[model.columns_].astype(float), model.labels_)
     return SegmentResult(
         table, personas, model.scores_, model.k_, model.columns_, profile_z, projection
     )

@@ -12,7 +12,6 @@ expressions and gets Ibis tables (or Arrow/pandas results) back.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +25,7 @@ import pyarrow as pa
 from nextbest.config import Settings, project_dir
 from nextbest.errors import NotFoundError, WarehouseError
 from nextbest.schema import TABLES
-from nextbest.warehouse.sources import SCRATCH_PREFIX, read_source
+from nextbest.warehouse.sources import SCRATCH_PREFIX, read_source, scratch_name
 
 __all__ = ["SYSTEM_TABLES", "Warehouse"]
 
@@ -195,12 +194,12 @@ class Warehouse:
 
     def stage(self, expr: ibis.Table, prefix: str = "stage") -> ibis.Table:
         """Materialize ``expr`` once as a temporary table (see :meth:`clear_scratch`)."""
-        name = f"{SCRATCH_PREFIX}{prefix}_{uuid.uuid4().hex[:8]}"
+        name = scratch_name(prefix)
         return self.con.create_table(name, expr, temp=True)
 
     def from_arrow(self, data: pa.Table) -> ibis.Table:
         """Arrow data as a temporary table (see :meth:`clear_scratch`)."""
-        name = f"{SCRATCH_PREFIX}arrow_{uuid.uuid4().hex[:8]}"
+        name = scratch_name("arrow")
         self.con.con.register(f"{name}_view", data)
         try:
             self.raw_sql(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM "{name}_view"')

@@ -26,7 +26,7 @@ import pyarrow as pa
 from nextbest.errors import MappingError, SourceError
 from nextbest.warehouse.functions import json_valid
 
-__all__ = ["FORMATS", "guess_format", "read_source"]
+__all__ = ["FORMATS", "SCRATCH_PREFIX", "guess_format", "read_source", "scratch_name"]
 
 FORMATS = ("csv", "tsv", "whitespace", "jsonl", "parquet", "sqlite")
 _EXTENSIONS = {
@@ -122,14 +122,14 @@ def _quote(text: str) -> str:
 SCRATCH_PREFIX = "_scratch_"
 
 
-def _unique(name: str) -> str:
+def scratch_name(name: str) -> str:
     """A fresh name for a temporary object (dropped by ``Warehouse.clear_scratch``)."""
     return f"{SCRATCH_PREFIX}{name}_{uuid.uuid4().hex[:8]}"
 
 
 def _lines(con: Any, path: Path) -> ibis.Table:
     """A text file as one string column ``text`` with its exact 1-based ``_line``."""
-    name = _unique("lines")
+    name = scratch_name("lines")
     con.raw_sql(
         f"CREATE TEMP TABLE {name} AS SELECT unnest(generate_series(1, len(l)))::BIGINT AS _line, "
         f"unnest(l) AS text FROM (SELECT string_split(content, E'\\n') AS l "
@@ -209,12 +209,12 @@ def _read_csv(
     columns: list[str] | None,
     encoding: str | None = None,
 ) -> tuple[ibis.Table, Any]:
-    reject_table = _unique("rejects")
-    reject_scan = _unique("scans")
+    reject_table = scratch_name("rejects")
+    reject_scan = scratch_name("scans")
     names = ""
     if columns:
         names = ", names=[" + ", ".join(_quote(c) for c in columns) + "]"
-    view = _unique("csv")
+    view = scratch_name("csv")
     first = 2 if header else 1
     try:
         con.raw_sql(
@@ -235,8 +235,7 @@ def _read_csv(
         f"SELECT line, first(column_name) AS column_name, first(error_type) AS error_type, "
         f"first(csv_line) AS csv_line, string_agg(error_message, '; ') AS error_message "
         f"FROM {reject_table} GROUP BY line ORDER BY line"
-    ).arrow()
-    rejects = rejects.read_all() if hasattr(rejects, "read_all") else rejects
+    ).to_arrow_table()
     if rejects.num_rows:
         _fix_lines_after_rejects(con, view, [int(x) for x in rejects.column("line").to_pylist()])
     return con.table(view), rejects
@@ -261,7 +260,7 @@ def _fix_lines_after_rejects(con: Any, view: str, rejected: list[int]) -> None:
 
 
 def _read_parquet(con: Any, path: Path) -> ibis.Table:
-    view = _unique("parquet")
+    view = scratch_name("parquet")
     try:
         con.raw_sql(
             f"CREATE TEMP VIEW {view} AS SELECT * FROM "
@@ -307,7 +306,7 @@ def _read_sqlite(con: Any, path: Path, query: str | None) -> ibis.Table:
         line += len(rows)
     db.close()
     schema = pa.schema([("_line", pa.int64())] + [(n, pa.string()) for n in names])
-    name = _unique("sqlite")
+    name = scratch_name("sqlite")
     con.con.register(f"{name}_arrow", pa.Table.from_batches(batches, schema=schema))
     con.raw_sql(f'CREATE TEMP TABLE {name} AS SELECT * FROM "{name}_arrow"')
     con.con.unregister(f"{name}_arrow")
