@@ -190,29 +190,17 @@ def load_settings(project: str | Path | None = None) -> Settings:
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            raise ConfigError(
-                f"not valid YAML ({getattr(err, 'problem', err)})",
-                source=str(path),
-                row=mark.line + 1 if mark else None,
-                hint="Fix the syntax or delete the file to use the defaults.",
-            ) from None
+            hint = "Fix the syntax or delete the file to use the defaults."
+            raise ConfigError.from_yaml(err, str(path), hint) from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError("expected a mapping of sections at the top level", source=str(path))
         data = loaded or {}
     try:
         return Settings(**data)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"{first['msg']} (and {len(err.errors()) - 1} more)"
-            if len(err.errors()) > 1
-            else first["msg"],
-            source=str(path) if path.exists() else "environment",
-            field=where,
-            hint="See the commented defaults written by `nextbest init`.",
-        ) from None
+        source = str(path) if path.exists() else "environment"
+        hint = "See the commented defaults written by `nextbest init`."
+        raise ConfigError.from_validation(err, source, hint) from None
 
 
 def default_config_text() -> str:

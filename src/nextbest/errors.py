@@ -13,6 +13,8 @@ a.csv: field 'x': column 'x' not found
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ConfigError",
     "MappingError",
@@ -56,6 +58,30 @@ class NextBestError(Exception):
         if self.hint:
             text += f" {self.hint}"
         return text
+
+    @classmethod
+    def from_yaml(cls, err: Exception, source: str, hint: str | None = None) -> NextBestError:
+        """The error for a YAML file that does not parse, at the line the parser names."""
+        mark = getattr(err, "problem_mark", None)
+        return cls(
+            f"not valid YAML ({getattr(err, 'problem', err)})",
+            source=source,
+            row=mark.line + 1 if mark else None,
+            hint=hint,
+        )
+
+    @classmethod
+    def from_validation(cls, err: Any, source: str, hint: str | None = None) -> NextBestError:
+        """The error for settings that fail validation: the first problem and its field."""
+        problems = err.errors()
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return cls(
+            first["msg"] + more,
+            source=source,
+            field=".".join(str(p) for p in first["loc"]),
+            hint=hint,
+        )
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready description (used by ``--json`` output and the API)."""

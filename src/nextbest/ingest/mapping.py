@@ -115,12 +115,7 @@ def load_mapping(path: str | Path) -> Mapping:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise MappingError(
-            f"not valid YAML ({getattr(err, 'problem', err)})",
-            source=str(path),
-            row=mark.line + 1 if mark else None,
-        ) from None
+        raise MappingError.from_yaml(err, str(path)) from None
     if not isinstance(data, dict) or "tables" not in data:
         raise MappingError(
             "a mapping needs a 'tables' section",
@@ -130,12 +125,7 @@ def load_mapping(path: str | Path) -> Mapping:
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        raise MappingError(
-            first["msg"],
-            source=str(path),
-            field=".".join(str(p) for p in first["loc"]),
-            hint="See examples/cdnow.yaml for the layout.",
-        ) from None
+        hint = "See examples/cdnow.yaml for the layout."
+        raise MappingError.from_validation(err, str(path), hint) from None
     mapping.check_names(str(path))
     return mapping
