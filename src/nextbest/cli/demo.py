@@ -22,8 +22,6 @@ from nextbest.cli.quality import build_quality, print_quality
 from nextbest.features import default_as_of
 from nextbest.features.store import save_snapshot
 from nextbest.ingest import ingest
-from nextbest.segments.report import write_segment_report
-from nextbest.segments.run import run_segmentation
 from nextbest.synth import generate, write_store
 
 LARGE_CUSTOMERS = 100_000
@@ -45,6 +43,10 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a synthetic store, ingest it, report its quality, build features and segments."""
+    # scikit-learn and matplotlib load only for the commands that use them
+    from nextbest.segments.report import write_segment_report
+    from nextbest.segments.run import run_segmentation
+
     root, settings = settings_for(project)
     n = LARGE_CUSTOMERS if large else customers or settings.synth.customers
     data_dir = root / ".nextbest" / "demo-data"

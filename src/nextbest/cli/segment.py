@@ -18,8 +18,6 @@ from nextbest.cli.common import (
 from nextbest.cli.features import AsOfOpt, parse_as_of
 from nextbest.features import default_as_of
 from nextbest.features.store import list_snapshots
-from nextbest.segments.report import write_segment_report
-from nextbest.segments.run import run_segmentation
 
 
 @command
@@ -30,6 +28,10 @@ def segment(
     as_json: JsonOpt = False,
 ) -> None:
     """Score RFM, name segments, cluster behaviour into personas; write the report."""
+    # scikit-learn and matplotlib load only for the commands that use them
+    from nextbest.segments.report import write_segment_report
+    from nextbest.segments.run import run_segmentation
+
     root, settings = settings_for(project)
     with open_warehouse(root) as wh, progress_bar("segment") as tick:
         stored = list_snapshots(wh)
