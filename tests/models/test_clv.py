@@ -455,7 +455,7 @@ def cdnow_sample() -> pd.DataFrame:
 
 def read_cdnow(path: Path) -> pd.DataFrame:
     """CDNOW rows as transactions; the first column is the master customer id."""
-    raw = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, comment="c")
+    raw = pd.read_csv(path, sep=r"\s+", header=None, dtype=str)
     return pd.DataFrame(
         {
             "customer_id": raw[0],

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from threadpoolctl import threadpool_limits
 
 from nextbest.errors import NextBestError
 
@@ -160,10 +161,19 @@ def split_columns(first: Any, rest: Sequence[Any], names: Sequence[str]) -> list
 
 
 def collapse(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """The distinct rows of ``columns`` and how many times each occurs."""
+    """The distinct rows of ``columns`` (sorted) and how many times each occurs.
+
+    >>> rows, counts = collapse(np.array([2.0, 1.0, 2.0]), np.array([5.0, 3.0, 5.0]))
+    >>> [r.tolist() for r in rows], counts.tolist()
+    ([[1.0, 2.0], [3.0, 5.0]], [1.0, 2.0])
+    """
     stacked = np.column_stack(columns)
-    rows, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [rows[:, i] for i in range(rows.shape[1])], counts.astype(float)
+    if len(stacked) == 0:
+        return list(columns), np.zeros(0)
+    ordered = stacked[np.lexsort(stacked.T[::-1])]
+    starts = np.flatnonzero(np.r_[True, np.any(ordered[1:] != ordered[:-1], axis=1)])
+    counts = np.diff(np.r_[starts, len(ordered)]).astype(float)
+    return [ordered[starts, i] for i in range(ordered.shape[1])], counts
 
 
 def fit_log_params(
@@ -193,7 +203,12 @@ def fit_log_params(
         g = -(weights @ grad) / total + 2.0 * penalizer_coef * params
         return value, g * params  # chain rule for d/d(log param)
 
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # a handful of parameters: threaded BLAS inside L-BFGS-B only adds contention
+    # (tens of times slower on a busy 2-core machine)
+    with (
+        threadpool_limits(1, user_api="blas"),
+        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+    ):
         result = minimize(
             objective,
             np.log(start),
