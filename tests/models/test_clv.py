@@ -379,11 +379,34 @@ def test_parameters_round_trip_through_json(bg_data: pd.DataFrame) -> None:
         BGNBD.from_params({"r": 1.0})
 
 
-def test_models_follow_the_estimator_contract() -> None:
-    model = BGNBD(penalizer_coef=0.01)
+@pytest.mark.parametrize(
+    ("cls", "data"),
+    [
+        (BGNBD, ([0, 1, 2, 5], [0.0, 1.0, 3.0, 3.5], [4.0, 4.0, 4.0, 4.0])),
+        (ParetoNBD, ([0, 1, 2, 5], [0.0, 1.0, 3.0, 3.5], [4.0, 4.0, 4.0, 4.0])),
+        (GammaGamma, ([1, 2, 3, 1], [10.0, 12.0, 30.0, 5.0])),
+    ],
+)
+def test_models_follow_the_estimator_contract(cls, data) -> None:
+    model = cls(penalizer_coef=0.01)
     assert model.get_params() == {"penalizer_coef": 0.01}
+    assert model.fit(*data) is model
+    assert set(model.params_) == set(cls.param_names)
+    assert all(np.isfinite(v) and v > 0 for v in model.params_.values())
+    assert np.isfinite(model.log_likelihood_)
     assert not hasattr(clone(model), "params_")
-    assert BGNBD().fit([0, 1, 2], [0.0, 1.0, 3.0], [4.0, 4.0, 4.0]).params_.keys() == set(BG)
+    again = cls.from_params(json.loads(json.dumps(model.params_)))
+    assert again.params_ == model.params_
+
+
+def test_bgnbd_expectations_are_continuous_through_a_equal_one() -> None:
+    at = {**BG, "a": 1.0}
+    near = [BGNBD.from_params({**BG, "a": 1.0 + d}) for d in (-1e-4, 1e-4)]
+    args = (20.0, [0, 3], [0.0, 30.0], [38.0, 38.0])
+    exact = BGNBD.from_params(at).conditional_expected_number_of_purchases_up_to_time(*args)
+    assert np.all(np.isfinite(exact))
+    around = [m.conditional_expected_number_of_purchases_up_to_time(*args) for m in near]
+    np.testing.assert_allclose(exact, (around[0] + around[1]) / 2, rtol=1e-6)
 
 
 # --- summaries from transactions -------------------------------------------------------

@@ -109,8 +109,17 @@ def _one_minus_scaled_hyp(
     """``(a+b+x-1)/(a-1) * [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]``.
 
     Written with Euler's transformation as ``1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)``,
-    whose parameters do not grow with x.
+    whose parameters do not grow with x. At ``a = 1`` the expression is 0/0 but smooth in
+    ``a``: there the mean of its values at ``a = 1 ± 1e-5`` is used (error about 1e-10).
     """
+    if abs(a - 1.0) < 1e-7:
+        return np.asarray(
+            0.5
+            * (
+                _one_minus_scaled_hyp(r, alpha, 1.0 - 1e-5, b, x, T, t)
+                + _one_minus_scaled_hyp(r, alpha, 1.0 + 1e-5, b, x, T, t)
+            )
+        )
     z = t / (alpha + T + t)
     c = a + b + x - 1.0
     inner = np.power(1.0 - z, a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
