@@ -12,7 +12,7 @@ import ibis
 from nextbest.features.context import Context
 from nextbest.features.registry import REGISTRY, Feature, count
 
-__all__ = ["behaviour"]
+__all__ = ["abandoned_carts", "behaviour", "finish_behaviour"]
 
 COUNTED = {
     "product_views": ("product_view", "product views"),
@@ -40,8 +40,12 @@ def _declared(ctx: Context) -> list[Feature]:
     ]
 
 
-def _abandoned_carts(ctx: Context) -> ibis.Table:
-    e = ctx["events"]
+def abandoned_carts(ctx: Context, e: ibis.Table) -> ibis.Table:
+    """The abandoned carts among events ``e`` whose outcome is known at ``as_of``.
+
+    A cart's outcome is known once its whole window has passed before ``as_of``, so
+    every purchase that could rescue it is in the data.
+    """
     carts_and_buys = e.filter(e.event_type.isin(["add_to_cart", "purchase"]))
     buy_time = ibis.ifelse(
         carts_and_buys.event_type == "purchase",
@@ -55,7 +59,7 @@ def _abandoned_carts(ctx: Context) -> ibis.Table:
     t = carts_and_buys.mutate(_next_buy=buy_time.min().over(from_here_on))
     horizon = ibis.interval(seconds=int(ctx.settings.abandonment_hours * 3600))
     carts = t.filter(t.event_type == "add_to_cart")
-    settled = carts.occurred_at + horizon <= ctx.cut  # the window has passed by as_of
+    settled = carts.occurred_at + horizon < ctx.cut  # the window has passed by as_of
     abandoned = settled & (t._next_buy.isnull() | (t._next_buy > carts.occurred_at + horizon))
     return carts.filter(abandoned).select("customer_id", "occurred_at")
 
@@ -90,7 +94,7 @@ def behaviour(ctx: Context) -> ibis.Table:
             for w in ctx.settings.windows
         },
     )
-    carts = _abandoned_carts(ctx)
+    carts = abandoned_carts(ctx, e)
     cart_counts = carts.group_by("customer_id").aggregate(
         _last_abandoned=carts.occurred_at.max(),
         **{
@@ -100,6 +104,11 @@ def behaviour(ctx: Context) -> ibis.Table:
     )
     t = per_customer.left_join(session_stats, "customer_id").drop("customer_id_right")
     t = t.left_join(cart_counts, "customer_id").drop("customer_id_right")
+    return finish_behaviour(ctx, t)
+
+
+def finish_behaviour(ctx: Context, t: ibis.Table) -> ibis.Table:
+    """Turn the last event and last abandonment times into ages."""
     return t.mutate(
         days_since_last_event=ctx.age_days(t._last),
         days_since_last_abandonment=ctx.age_days(t._last_abandoned),

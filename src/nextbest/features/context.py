@@ -44,10 +44,15 @@ class Context:
 
     @classmethod
     def from_warehouse(
-        cls, wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings | None = None
+        cls,
+        wh: Warehouse,
+        as_of: dt.datetime,
+        settings: FeatureSettings | None = None,
+        categories: list[str] | None = None,
     ) -> Context:
         """The warehouse's canonical tables cut at ``as_of``."""
-        return cls.from_tables({name: wh.table(name) for name in TABLES}, as_of, settings)
+        tables = {name: wh.table(name) for name in TABLES}
+        return cls.from_tables(tables, as_of, settings, categories)
 
     @classmethod
     def from_tables(
@@ -55,8 +60,12 @@ class Context:
         tables: dict[str, ibis.Table],
         as_of: dt.datetime,
         settings: FeatureSettings | None = None,
+        categories: list[str] | None = None,
     ) -> Context:
-        """Canonical tables on any Ibis backend, cut at ``as_of``."""
+        """Canonical tables on any Ibis backend, cut at ``as_of``.
+
+        ``categories`` are the top categories when already known (else counted).
+        """
         ctx = cls(as_of, settings or FeatureSettings())
         cut = ibis.literal(as_of, type="timestamp(6)")
         for name, spec in TABLES.items():
@@ -68,7 +77,9 @@ class Context:
             ctx.tables[name] = t
         items = tables["order_items"]
         ctx.tables["order_items"] = items.semi_join(ctx.tables["orders"], "order_id")
-        ctx.categories = _top_categories(ctx, ctx.settings.top_categories)
+        if categories is None:
+            categories = _top_categories(ctx, ctx.settings.top_categories)
+        ctx.categories = categories
         msgs = ctx.tables["messages"]
         ctx.tables["messages"] = msgs.mutate(
             **{
@@ -81,9 +92,10 @@ class Context:
     def __getitem__(self, name: str) -> ibis.Table:
         return self.tables[name]
 
-    def events_with_products(self) -> ibis.Table:
-        """Events with their product's brand, and the category filled from the product."""
-        e = self["events"]
+    def events_with_products(self, events: ibis.Table | None = None) -> ibis.Table:
+        """Events (default: all before ``as_of``) with their product's brand, and the
+        category filled from the product."""
+        e = self["events"] if events is None else events
         products = self["products"].select("product_id", "brand", _pcat="category")
         e = e.left_join(products, "product_id").drop("product_id_right")
         return e.mutate(category=e.category.fill_null(e._pcat)).drop("_pcat")

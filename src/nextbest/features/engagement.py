@@ -7,7 +7,7 @@ import ibis
 from nextbest.features.context import Context
 from nextbest.features.registry import REGISTRY, Feature, count
 
-__all__ = ["engagement"]
+__all__ = ["engagement", "finish_engagement"]
 
 FEATURES = [
     count("messages_sent", "messages sent before as_of"),
@@ -37,6 +37,11 @@ def engagement(ctx: Context) -> ibis.Table:
             ibis.ifelse(opened, sent_weight, 0.0) + ibis.ifelse(clicked, 2 * sent_weight, 0.0)
         ).sum(),
     )
+    return finish_engagement(ctx, t)
+
+
+def finish_engagement(ctx: Context, t: ibis.Table) -> ibis.Table:
+    """The engagement features from per-customer counts, last open and decayed sums."""
     return t.select(
         "customer_id",
         messages_sent=t.messages_sent,

@@ -7,7 +7,7 @@ import ibis
 from nextbest.features.context import SECONDS_PER_DAY, Context
 from nextbest.features.registry import REGISTRY, Feature
 
-__all__ = ["lifecycle"]
+__all__ = ["lifecycle", "lifecycle_from"]
 
 
 def _declared(ctx: Context) -> list[Feature]:
@@ -26,11 +26,16 @@ def _tiers(ctx: Context) -> list[tuple[str, float]]:
 
 @REGISTRY.family("lifecycle", _declared, order=50)
 def lifecycle(ctx: Context) -> ibis.Table:
-    customers = ctx["customers"]
     orders = ctx["orders"]
     spend = orders.group_by("customer_id").aggregate(
         _spend=orders.total.cast("float64").sum(), _first=orders.ordered_at.min()
     )
+    return lifecycle_from(ctx, spend)
+
+
+def lifecycle_from(ctx: Context, spend: ibis.Table) -> ibis.Table:
+    """The lifecycle features from per-customer lifetime ``_spend`` and ``_first`` order."""
+    customers = ctx["customers"]
     t = customers.left_join(spend, "customer_id").drop("customer_id_right")
     as_of = ctx.as_of
     birth = t.birth_date

@@ -15,7 +15,13 @@ import ibis
 from nextbest.features.context import Context
 from nextbest.features.registry import REGISTRY, Feature
 
-__all__ = ["EVENT_WEIGHTS", "affinity_column", "preferences"]
+__all__ = [
+    "EVENT_WEIGHTS",
+    "affinity_column",
+    "preferences",
+    "preferences_from",
+    "weighted_activity",
+]
 
 EVENT_WEIGHTS = {"product_view": 1.0, "add_to_cart": 2.0, "purchase": 3.0}
 
@@ -48,8 +54,9 @@ def _declared(ctx: Context) -> list[Feature]:
     ]
 
 
-def _weighted_activity(ctx: Context) -> ibis.Table:
-    e = ctx.events_with_products()
+def weighted_activity(ctx: Context, events: ibis.Table | None = None) -> ibis.Table:
+    """Per event (default: every event before ``as_of``) its weight, decayed to ``as_of``."""
+    e = ctx.events_with_products(events)
     e = e.filter(e.event_type.isin(list(EVENT_WEIGHTS)) & e.product_id.notnull())
     weight = e.event_type.substitute(EVENT_WEIGHTS, else_=0.0) * ctx.decay(e.occurred_at)
     return e.select("customer_id", "category", "brand", _w=weight)
@@ -80,8 +87,20 @@ def _favourite(t: ibis.Table, column: str) -> ibis.Table:
 
 @REGISTRY.family("preferences", _declared, order=30)
 def preferences(ctx: Context) -> ibis.Table:
-    activity = _weighted_activity(ctx)
-    by_category = activity.filter(activity.category.notnull())
+    activity = weighted_activity(ctx)
+    return preferences_from(ctx, activity, activity, _price(ctx))
+
+
+def preferences_from(
+    ctx: Context, by_category: ibis.Table, by_brand: ibis.Table, price: ibis.Table
+) -> ibis.Table:
+    """The preference features from weighted activity and the price features.
+
+    ``by_category`` holds ``customer_id, category, _w`` rows and ``by_brand``
+    ``customer_id, brand, _w`` rows (several rows per key are summed); ``price``
+    holds ``customer_id, price_index, discount_share``.
+    """
+    by_category = by_category.filter(by_category.category.notnull())
     total = by_category.group_by("customer_id").aggregate(_all=by_category._w.sum())
     shares = by_category.group_by("customer_id").aggregate(
         **{
@@ -94,13 +113,13 @@ def preferences(ctx: Context) -> ibis.Table:
         "customer_id",
         **{affinity_column(c): shares[affinity_column(c)] / shares._all for c in ctx.categories},
     )
-    out = _favourite(activity.rename(category="category"), "category")
+    out = _favourite(by_category, "category")
     out = out.left_join(shares, "customer_id").drop("customer_id_right")
-    out = out.outer_join(_favourite(activity, "brand"), "customer_id")
+    out = out.outer_join(_favourite(by_brand, "brand"), "customer_id")
     out = out.mutate(customer_id=out.customer_id.fill_null(out.customer_id_right)).drop(
         "customer_id_right"
     )
-    return out.left_join(_price(ctx), "customer_id").drop("customer_id_right")
+    return out.left_join(price, "customer_id").drop("customer_id_right")
 
 
 def _price(ctx: Context) -> ibis.Table:

@@ -11,7 +11,7 @@ import ibis
 from nextbest.features.context import Context
 from nextbest.features.registry import REGISTRY, Feature, count
 
-__all__ = ["rfm"]
+__all__ = ["finish_rfm", "rfm"]
 
 
 def _declared(ctx: Context) -> list[Feature]:
@@ -53,8 +53,14 @@ def rfm(ctx: Context) -> ibis.Table:
     )
     in_windows = orders.group_by("customer_id").aggregate(**windows)
     joined = per_customer.left_join(in_windows, "customer_id").drop("customer_id_right")
-    t = joined
+    return finish_rfm(ctx, joined)
+
+
+def finish_rfm(ctx: Context, t: ibis.Table) -> ibis.Table:
+    """The RFM features from per-customer ``last_order``, ``frequency``, ``monetary``,
+    ``ipt_mean_days``, ``ipt_std_days`` and the window columns."""
     recency = ctx.age_days(t.last_order)
+    windows = [n for w in ctx.settings.windows for n in (f"frequency_{w}d", f"monetary_{w}d")]
     return t.select(
         "customer_id",
         recency_days=recency,

@@ -26,10 +26,10 @@ from nextbest.features import (  # noqa: F401 (importing registers the families)
     rfm,
 )
 from nextbest.features.context import Context
-from nextbest.features.registry import REGISTRY
+from nextbest.features.registry import REGISTRY, Family, Feature
 from nextbest.warehouse import Warehouse
 
-__all__ = ["build_snapshot"]
+__all__ = ["assemble", "build_snapshot", "typed"]
 
 
 def _import(module: str) -> None:
@@ -61,18 +61,30 @@ def build_snapshot(
         ctx = Context.from_warehouse(source, as_of, settings)
     else:
         ctx = Context.from_tables(source, as_of, settings)
-    out = ctx["customers"].select("customer_id")
     chosen = [f for f in REGISTRY if families is None or f.name in families]
-    for family in chosen:
-        part = family.compute(ctx)
-        out = out.left_join(part, "customer_id").drop("customer_id_right")
-    features = [f for fam in chosen for f in fam.features(ctx)]
-    return out.select(
+    return assemble(ctx, [family.compute(ctx) for family in chosen], chosen)
+
+
+def typed(t: ibis.Table, features: list[Feature]) -> ibis.Table:
+    """``t``'s features filled (customers without data) and cast to their types."""
+    return t.select(
         "customer_id",
         **{
-            f.name: (out[f.name].fill_null(f.fill) if f.fill is not None else out[f.name]).cast(
-                f.dtype
-            )
+            f.name: (t[f.name].fill_null(f.fill) if f.fill is not None else t[f.name]).cast(f.dtype)
             for f in features
         },
-    ).order_by("customer_id")
+    )
+
+
+def assemble(ctx: Context, parts: list[ibis.Table], families: list[Family]) -> ibis.Table:
+    """The customers known before ``as_of`` joined to ``parts``, with the features of
+    ``families`` (in the registry's order) filled and typed.
+
+    Each part has one row per customer; customers a part lacks get the fill values.
+    """
+    out = ctx["customers"].select("customer_id")
+    for part in parts:
+        out = out.left_join(part, "customer_id").drop("customer_id_right")
+    names = {f.name for f in families}
+    chosen = [f for f in REGISTRY if f.name in names]
+    return typed(out, [f for fam in chosen for f in fam.features(ctx)]).order_by("customer_id")

@@ -77,6 +77,7 @@ class Warehouse:
         read_only: bool = False,
     ) -> None:
         self.path = Path(path)
+        self._in_transaction = False
         if read_only and not self.path.exists():
             raise NotFoundError(
                 "no warehouse here yet",
@@ -183,13 +184,22 @@ class Warehouse:
     # -- writing -----------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Warehouse]:
-        """Everything inside commits together, or not at all (also when killed)."""
+        """Everything inside commits together, or not at all (also when killed).
+
+        Nested uses join the outermost transaction.
+        """
+        if self._in_transaction:
+            yield self
+            return
         self.raw_sql("BEGIN TRANSACTION")
+        self._in_transaction = True
         try:
             yield self
         except BaseException:
             self.raw_sql("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self.raw_sql("COMMIT")
 
     def stage(self, expr: ibis.Table, prefix: str = "stage") -> ibis.Table:
