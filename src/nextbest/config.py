@@ -93,6 +93,10 @@ class FeatureSettings(_Section):
         24.0, gt=0, description="a cart with no purchase within this many hours is abandoned"
     )
     top_categories: int = Field(8, ge=1, description="categories that get an affinity feature")
+    incremental: bool = Field(
+        True,
+        description="keep the feature state so a later midnight's snapshot reads only new data",
+    )
     custom: list[CustomFeature] = Field(
         default_factory=list,
         description="features defined here as SQL aggregates: {name, table, aggregate, "

@@ -106,12 +106,17 @@ def test_features_build_show_list(tmp_path: Path) -> None:
     built = run_json("features", "build", "--as-of", "2025-02-01", "--project", tmp_path)
     assert built["as_of"] == "2025-02-01T00:00:00"
     assert 0 < built["customers"] <= 80
+    assert built["mode"] == "full" and built["reason"] == "no feature state yet"
+    later = run_json("features", "build", "--as-of", "2025-02-03", "--project", tmp_path)
+    assert later["mode"] == "incremental" and later["since"] == "2025-02-01T00:00:00"
+    forced = run("features", "build", "--as-of", "2025-02-04", "--full", "--project", tmp_path)
+    assert "full: full build requested" in forced
     shown = run_json("features", "show", "C000001", "--as-of", "2025-02-01", "--project", tmp_path)
     assert "recency_days" in shown["features"] and "loyalty_tier" in shown["features"]
     text = run("features", "show", "C000001", "--project", tmp_path)
     assert "days since the last order" in text
     listed = run_json("features", "list", "--project", tmp_path)
-    assert listed["snapshots"] == ["2025-02-01T00:00:00"]
+    assert listed["snapshots"][0] == "2025-02-01T00:00:00" and len(listed["snapshots"]) == 3
     assert {f["family"] for f in listed["features"]} >= {"rfm", "behaviour", "engagement"}
     missing = runner.invoke(app, ["features", "show", "NOPE", "--project", str(tmp_path)])
     assert missing.exit_code == 1 and "not in the snapshot" in missing.stderr

@@ -19,6 +19,7 @@ from nextbest.cli.common import (
 )
 from nextbest.errors import NextBestError, NotFoundError
 from nextbest.features import REGISTRY, Context, default_as_of
+from nextbest.features.incremental import Update, update_snapshot
 from nextbest.features.store import list_snapshots, load_snapshot, save_snapshot
 
 app = typer.Typer(help="Customer features: point-in-time snapshots.", no_args_is_help=True)
@@ -52,17 +53,39 @@ def parse_as_of(text: str | None) -> dt.datetime | None:
 
 @app.command("build")
 @command
-def build(as_of: AsOfOpt = None, project: ProjectOpt = None, as_json: JsonOpt = False) -> None:
-    """Compute one feature row per customer from data before --as-of and store it."""
+def build(
+    as_of: AsOfOpt = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompute from all data, not from the stored state.")
+    ] = False,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute one feature row per customer from data before --as-of and store it.
+
+    When the snapshot of an earlier midnight left its state behind, only the data
+    since then is read (an incremental update); otherwise every row is.
+    """
     _, settings = settings_for(project)
     with open_warehouse(project) as wh:
         when = parse_as_of(as_of) or default_as_of(wh)
-        rows = save_snapshot(wh, when, settings.features)
+        if settings.features.incremental:
+            result = update_snapshot(wh, when, settings.features, full=full)
+        else:
+            result = Update(when, save_snapshot(wh, when, settings.features), "full", None, "")
+            result.reason = "features.incremental is off"
     n_features = len(REGISTRY.declared(Context.empty(when, settings.features)))
+    how = (
+        f"incremental from {result.since}"
+        if result.mode == "incremental"
+        else f"full: {result.reason}"
+    )
     emit(
         as_json,
-        {"as_of": when.isoformat(), "customers": rows, "features": n_features},
-        lambda: out.print(f"snapshot as of {when}: {rows:,} customers, {n_features} features"),
+        {**result.as_dict(), "customers": result.rows, "features": n_features},
+        lambda: out.print(
+            f"snapshot as of {when}: {result.rows:,} customers, {n_features} features ({how})"
+        ),
     )
 
 
