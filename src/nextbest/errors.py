@@ -18,9 +18,12 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "MappingError",
+    "ModelFileError",
     "NextBestError",
     "NotFoundError",
+    "PromotionError",
     "SourceError",
+    "UntrustedModelError",
     "WarehouseError",
 ]
 
@@ -117,3 +120,19 @@ class WarehouseError(NextBestError):
     """The warehouse cannot be opened or written (locked, corrupt, wrong version)."""
 
     http_status = 503
+
+
+class ModelFileError(NextBestError):
+    """A saved model cannot be read or written (missing, corrupt, or an unsupported kind)."""
+
+    http_status = 422
+
+
+class UntrustedModelError(ModelFileError):
+    """A saved model names a type outside the allowed modules, so it is not loaded."""
+
+
+class PromotionError(NextBestError):
+    """A model version cannot become champion (not better, or not comparable)."""
+
+    http_status = 409
