@@ -1,10 +1,17 @@
-"""How the full feature snapshot scales with the number of events.
+"""How feature snapshots scale with the number of events: full and incremental.
 
-    python benchmarks/bench_features_scale.py [--events 1000000,10000000,30000000]
+    python benchmarks/bench_features_scale.py [--events 1000000,10000000,30000000] [--days 3]
 
 For each size a synthetic store with about that many events (about 107 events per
-customer over a year) is generated and ingested (not timed); then the full snapshot
-is built cold from the warehouse in its own process, timed, with its peak memory.
+customer over a year) is generated and ingested (not timed). Then, each step in its
+own process, timed, with its peak memory:
+
+1. the stored snapshot ``--days`` days before the end, built in full together with
+   the feature state an incremental update starts from;
+2. one incremental update per following day (``nextbest features build`` as a daily
+   job would run it), the median of them reported;
+3. the full snapshot of the last of those days, cold from the warehouse (the
+   recompute the incremental update replaces), and a check that both are equal.
 """
 
 from __future__ import annotations
@@ -53,7 +60,55 @@ def stage_snapshot(args: argparse.Namespace) -> dict:
     return {"seconds": time.perf_counter() - t0, "rows": rows}
 
 
-STAGES = {"prepare": stage_prepare, "snapshot": stage_snapshot}
+def stage_update(args: argparse.Namespace) -> dict:
+    """One ``update_snapshot`` (full with ``--full``), as the daily job runs it."""
+    import datetime as dt
+
+    from nextbest.features.incremental import update_snapshot
+    from nextbest.warehouse import Warehouse
+
+    t0 = time.perf_counter()
+    with Warehouse(Path(args.work) / "warehouse.duckdb") as wh:
+        result = update_snapshot(wh, dt.datetime.fromisoformat(args.as_of), full=args.full)
+    return {"seconds": time.perf_counter() - t0, **result.as_dict()}
+
+
+def stage_check(args: argparse.Namespace) -> dict:
+    """Compare the stored snapshot of ``--as-of`` with a full recompute."""
+    import datetime as dt
+
+    import ibis
+    import numpy as np
+
+    from nextbest.features import build_snapshot
+    from nextbest.warehouse import Warehouse
+
+    as_of = dt.datetime.fromisoformat(args.as_of)
+    with Warehouse(Path(args.work) / "warehouse.duckdb", read_only=True) as wh:
+        full = wh.to_pandas(build_snapshot(wh, as_of)).reset_index(drop=True)
+        t = wh.table("feature_snapshots")
+        t = t.filter(t.as_of == ibis.literal(as_of, type="timestamp(6)")).order_by("customer_id")
+        got = wh.to_pandas(t).reset_index(drop=True)[full.columns]
+    differ = []
+    for c in full.columns:
+        x, y = full[c], got[c]
+        if x.dtype.kind in "fiu":
+            same = np.isclose(
+                x.astype(float), y.astype(float), rtol=1e-9, atol=1e-9, equal_nan=True
+            )
+        else:
+            same = (x.fillna("\0").astype(str) == y.fillna("\0").astype(str)).to_numpy()
+        if not same.all():
+            differ.append(c)
+    return {"features": len(full.columns) - 1, "differ": differ}
+
+
+STAGES = {
+    "prepare": stage_prepare,
+    "snapshot": stage_snapshot,
+    "update": stage_update,
+    "check": stage_check,
+}
 
 
 def main() -> None:
@@ -61,12 +116,28 @@ def main() -> None:
     parser.add_argument("--events", default="1000000,10000000,30000000")
     parser.add_argument("--size", type=int, default=0, help="(stage) events to generate")
     parser.add_argument("--as-of", default="", help="(stage) snapshot moment")
+    parser.add_argument("--full", action="store_true", help="(stage) a full update")
+    parser.add_argument("--steps", type=int, default=3, help="incremental days to time")
     args = parser.parse_args()
     if run_requested_stage(STAGES, args):
         return
+    import datetime as dt
+    import statistics
+
     console = Console()
-    table = Table(title="full feature snapshot by store size")
-    for col in ("events", "customers", "seconds", "events/s", "peak RSS MB"):
+    table = Table(title="feature snapshots by store size: full and incremental (one day)")
+    columns = (
+        "events",
+        "customers",
+        "full s",
+        "full MB",
+        "full + state s",
+        "incremental s",
+        "incremental MB",
+        "speed-up",
+        "equal",
+    )
+    for col in columns:
         table.add_column(col, justify="right")
     for size in (int(s) for s in args.events.split(",")):
         work = Path(args.work) / str(size)
@@ -74,17 +145,36 @@ def main() -> None:
         work.mkdir(parents=True)
         with console.status(f"preparing about {size:,} events ..."):
             prep = run_stage(__file__, "prepare", args, work=work, size=size, events="")
-        with console.status("snapshot ..."):
-            snap = run_stage(__file__, "snapshot", args, work=work, as_of=prep["as_of"], events="")
+        end = dt.datetime.fromisoformat(prep["as_of"])
+        days = [end - dt.timedelta(days=args.steps - i) for i in range(args.steps + 1)]
+        opts = {"work": work, "events": ""}
+        with console.status("full snapshot and feature state ..."):
+            first = run_stage(__file__, "update", args, as_of=days[0].isoformat(), **opts)
+        steps = []
+        for day in days[1:]:
+            with console.status(f"incremental update to {day:%Y-%m-%d} ..."):
+                steps.append(run_stage(__file__, "update", args, as_of=day.isoformat(), **opts))
+        assert all(s["mode"] == "incremental" for s in steps), steps
+        with console.status("full snapshot of the last day ..."):
+            snap = run_stage(__file__, "snapshot", args, as_of=days[-1].isoformat(), **opts)
+            check = run_stage(__file__, "check", args, as_of=days[-1].isoformat(), **opts)
+        inc = statistics.median(s["seconds"] for s in steps)
         table.add_row(
             f"{prep['events']:,}",
             f"{prep['customers']:,}",
             f"{snap['seconds']:.1f}",
-            f"{prep['events'] / snap['seconds']:,.0f}",
             f"{snap['peak_mb']:,.0f}",
+            f"{first['seconds']:.1f}",
+            f"{inc:.2f}",
+            f"{max(s['peak_mb'] for s in steps):,.0f}",
+            f"{snap['seconds'] / inc:.1f}x",
+            "yes" if not check["differ"] else "NO: " + ", ".join(check["differ"]),
         )
         shutil.rmtree(work, ignore_errors=True)
     console.print(table)
+    console.print(
+        "incremental s: the median of the daily updates; speed-up: full s / incremental s"
+    )
 
 
 if __name__ == "__main__":

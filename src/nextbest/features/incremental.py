@@ -54,7 +54,7 @@ from nextbest.features.preferences import preferences_from, weighted_activity
 from nextbest.features.registry import REGISTRY
 from nextbest.features.rfm import finish_rfm
 from nextbest.features.snapshot import assemble, build_snapshot, typed
-from nextbest.features.store import SNAPSHOT_TABLE, list_snapshots
+from nextbest.features.store import SNAPSHOT_TABLE, list_snapshots, save_snapshot
 from nextbest.warehouse import Warehouse
 from nextbest.warehouse.writes import overwrite, upsert
 
@@ -175,8 +175,11 @@ def update_snapshot(
 ) -> Update:
     """Store the snapshot as of ``as_of``: incrementally from the stored state when it
     can, else in full (then the state is rebuilt for the next day). ``full`` forces
-    a full build."""
+    a full build. Only midnights keep a state (days are the state's unit)."""
     settings = settings or FeatureSettings()
+    if not _midnight(as_of):
+        rows = save_snapshot(wh, as_of, settings)
+        return Update(as_of, rows, "full", None, f"as_of {as_of} is not a midnight")
     since, reason = _state_usable(wh, as_of, settings)
     if full:
         since, reason = None, "full build requested"
@@ -257,8 +260,8 @@ def _state_usable(
     since = meta["as_of"].to_pydatetime()
     if meta["settings"] != _settings_key(settings):
         return None, "feature settings changed"
-    if not (_midnight(since) and _midnight(as_of)) or as_of <= since:
-        return None, f"as_of {as_of} is not a midnight after the state's {since}"
+    if as_of <= since:
+        return None, f"as_of {as_of} is not after the state's {since}"
     if meta["rows"] and since not in list_snapshots(wh):
         return None, f"the snapshot as of {since} is gone"
     if json.loads(meta["guards"]) != _guards(wh, since):
@@ -449,22 +452,23 @@ class _Step:
 
     def _messages(self) -> ibis.Table:
         ctx = self.ctx
-        m = ctx["messages"]
         if self.fresh:
+            m = ctx["messages"]
             new_sent = m.sent_at.notnull()
             opened = m.opened_at.notnull()
             clicked = m.clicked_at.notnull()
         else:
-            a = _lit(self.start)
+            # straight from the table (cheaper to filter), with the context's cut:
+            # opens and clicks count once they happened before as_of
+            a, b = _lit(self.start), ctx.cut
+            m = self.wh.table("messages")
             m = m.filter(
-                (m.sent_at >= a)
-                | (m.opened_at >= a).fill_null(False)
-                | (m.clicked_at >= a).fill_null(False)
+                (m.sent_at < b)
+                & ((m.sent_at >= a) | (m.opened_at >= a) | (m.clicked_at >= a)).fill_null(False)
             )
-            # counted now: sent in this step, or sent before and opened/clicked in it
             new_sent = m.sent_at >= a
-            opened = m.opened_at.notnull() & (new_sent | (m.opened_at >= a))
-            clicked = m.clicked_at.notnull() & (new_sent | (m.clicked_at >= a))
+            opened = (m.opened_at < b).fill_null(False) & (new_sent | (m.opened_at >= a))
+            clicked = (m.clicked_at < b).fill_null(False) & (new_sent | (m.clicked_at >= a))
         w = ctx.decay(m.sent_at)
         t = m.group_by("customer_id").aggregate(
             d_sent=new_sent.cast("int64").sum(),
@@ -539,7 +543,8 @@ class _Step:
         back = {w: dt.timedelta(days=w) for w in windows}
         dd = self.daily_delta
         old = self.old(DAILY)
-        old = old.filter((old.day >= a - back[max(windows)]) & (old.day < b - back[min(windows)]))
+        expiring = [(old.day >= a - back[w]) & (old.day < b - back[w]) for w in windows]
+        old = old.filter(ibis.or_(*expiring))
         added = dd.select(
             "customer_id",
             **{
@@ -729,7 +734,7 @@ class _Step:
         spend = buyers.select("customer_id", _spend=buyers.spend, _first=buyers.first_order)
         parts = [core, lifecycle_from(ctx, spend)]
         parts += [f.compute(ctx) for f in REGISTRY if f.name not in (*CARRIED, "lifecycle")]
-        return assemble(ctx, parts, list(REGISTRY))
+        return assemble(ctx, parts, list(REGISTRY), ordered=False)
 
     def _moved(self, old: ibis.Table, features: list[Any]) -> ibis.Table:
         """Yesterday's rows of customers without new data, carried to ``as_of``."""

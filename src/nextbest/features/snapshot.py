@@ -76,15 +76,19 @@ def typed(t: ibis.Table, features: list[Feature]) -> ibis.Table:
     )
 
 
-def assemble(ctx: Context, parts: list[ibis.Table], families: list[Family]) -> ibis.Table:
+def assemble(
+    ctx: Context, parts: list[ibis.Table], families: list[Family], *, ordered: bool = True
+) -> ibis.Table:
     """The customers known before ``as_of`` joined to ``parts``, with the features of
     ``families`` (in the registry's order) filled and typed.
 
     Each part has one row per customer; customers a part lacks get the fill values.
+    Rows come ordered by customer unless ``ordered`` is false.
     """
     out = ctx["customers"].select("customer_id")
     for part in parts:
         out = out.left_join(part, "customer_id").drop("customer_id_right")
     names = {f.name for f in families}
     chosen = [f for f in REGISTRY if f.name in names]
-    return typed(out, [f for fam in chosen for f in fam.features(ctx)]).order_by("customer_id")
+    snapshot = typed(out, [f for fam in chosen for f in fam.features(ctx)])
+    return snapshot.order_by("customer_id") if ordered else snapshot
