@@ -28,6 +28,7 @@ __all__ = [
     "CustomFeature",
     "FeatureSettings",
     "IngestSettings",
+    "ModelSettings",
     "ReportSettings",
     "SegmentSettings",
     "Settings",
@@ -140,6 +141,13 @@ class SynthSettings(_Section):
     start: str = Field("2025-01-01", description="first day of the demo store's history")
 
 
+class ModelSettings(_Section):
+    dir: str = Field(".nextbest/models", description="the model registry folder")
+    threads: int = Field(
+        1, ge=1, description="threads LightGBM may use (more ran 8x slower on 2 busy cores)"
+    )
+
+
 class ReportSettings(_Section):
     dir: str = Field(".nextbest/reports", description="where HTML and JSON reports go")
 
@@ -157,6 +165,7 @@ class Settings(BaseSettings):
     segments: SegmentSettings = Field(default_factory=SegmentSettings)
     synth: SynthSettings = Field(default_factory=SynthSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -176,6 +185,10 @@ class Settings(BaseSettings):
 
     def reports_dir(self, project: Path) -> Path:
         path = Path(self.reports.dir)
+        return path if path.is_absolute() else project / path
+
+    def models_dir(self, project: Path) -> Path:
+        path = Path(self.models.dir)
         return path if path.is_absolute() else project / path
 
 

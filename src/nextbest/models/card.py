@@ -1,0 +1,152 @@
+"""Model cards: one Markdown page per registered model version.
+
+The card says what the model is for, what data it saw (training and evaluation
+windows, data fingerprint, features), how it was configured and how well it did,
+its stage history, the library versions it was saved with, and the intended use
+and caveats. The registry writes it as ``card.md`` beside the model and rewrites it
+when the stage changes.
+
+>>> import datetime as dt
+>>> from nextbest.models.registry import ModelVersion
+>>> v = ModelVersion(name="churn", version=3, stage="candidate",
+...     created_at=dt.datetime(2025, 4, 1, tzinfo=dt.UTC), task="binary",
+...     training_window=("2024-01-01", "2024-12-31"),
+...     evaluation_window=("2025-01-01", "2025-03-31"), features=["recency", "frequency"],
+...     params={"num_leaves": 15}, metrics={"roc_auc": 0.74, "log_loss": 0.52},
+...     primary_metric="roc_auc", higher_is_better=True, data_fingerprint="9f2c")
+>>> card = model_card(v)
+>>> card.splitlines()[0]
+'# Model card: churn v3'
+>>> "| **roc_auc** (primary, higher is better) | 0.74 |" in card
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nextbest.models.registry import ModelVersion
+
+__all__ = ["model_card"]
+
+PURPOSE = {
+    "binary": (
+        "Binary propensity: the probability that a customer does the target action "
+        "(buys again, churns, converts) within the prediction horizon."
+    ),
+    "regression": (
+        "Regression: a number per customer, such as spend or orders in the next period."
+    ),
+    "clv": (
+        "Customer lifetime value: how many purchases a customer will make, whether "
+        "they are still active, and what those purchases are worth."
+    ),
+}
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, sort_keys=True, default=str)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _overlaps(version: ModelVersion) -> bool:
+    train_end = dt.datetime.fromisoformat(version.training_window[1])
+    eval_start = dt.datetime.fromisoformat(version.evaluation_window[0])
+    return eval_start < train_end
+
+
+def model_card(version: ModelVersion) -> str:
+    """The Markdown model card of one registered version."""
+    v = version
+    train, evaluate = " to ".join(v.training_window), " to ".join(v.evaluation_window)
+    direction = "higher" if v.higher_is_better else "lower"
+    lines = [
+        f"# Model card: {v.name} v{v.version}",
+        "",
+        f"- **Stage:** {v.stage}",
+        f"- **Task:** {v.task}",
+        f"- **Registered:** {v.created_at.isoformat()}",
+        f"- **Saved as:** {v.kind or 'unknown'} ({', '.join(v.files) or 'no files'})",
+        "",
+        "## Purpose",
+        "",
+        PURPOSE.get(v.task, v.task),
+    ]
+    if v.notes:
+        lines += ["", v.notes]
+    lines += [
+        "",
+        "## Data",
+        "",
+        f"- **Training window:** {train}",
+        f"- **Evaluation window:** {evaluate}",
+        f"- **Data fingerprint:** `{v.data_fingerprint}`",
+        "",
+        f"## Features ({len(v.features)})",
+        "",
+    ]
+    lines += [f"- `{f}`" for f in v.features] or ["(none listed)"]
+    lines += ["", "## Parameters", ""]
+    lines += _table(("parameter", "value"), sorted(v.params.items())) if v.params else ["(none)"]
+    lines += ["", "## Metrics", ""]
+    rows = [
+        (f"**{k}** (primary, {direction} is better)" if k == v.primary_metric else k, value)
+        for k, value in v.metrics.items()
+    ]
+    lines += _table(("metric", "value"), rows)
+    lines += [
+        "",
+        f"Primary metric: **{v.primary_metric}** = {_cell(v.score)} ({direction} is better), "
+        f"measured on {evaluate}. A challenger replaces the champion only if it does "
+        "better on the same window.",
+        "",
+        "## Stage history",
+        "",
+    ]
+    lines += _table(
+        ("when", "stage", "reason"),
+        [(h.get("at", ""), h.get("stage", ""), h.get("reason", "")) for h in v.stage_history],
+    )
+    lines += ["", "## Libraries", ""]
+    lines += _table(("library", "version"), sorted(v.libraries.items()))
+    lines += [
+        "",
+        "## Intended use and caveats",
+        "",
+        "- Intended for ranking and targeting this business's own customers in "
+        "personalization decisions (which offer, message or product), scored on features "
+        "computed the same way, as of the scoring date, from the features listed above.",
+        f"- Learned from {train}. Behaviour shifts (season, prices, catalogue, campaigns, "
+        "new channels) degrade it: monitor drift and re-evaluate on a recent window "
+        "before relying on it.",
+        f"- The metrics hold for {evaluate} only.",
+    ]
+    if _overlaps(v):
+        lines.append(
+            "- **The evaluation window starts before the training window ends:** the "
+            "metrics may be optimistic."
+        )
+    lines += [
+        "- Scores predict behaviour; they do not measure the effect of acting on it. "
+        "Measure uplift with a holdout experiment.",
+        "- Not for decisions with legal or similarly significant effects on people "
+        "(credit, employment, individual pricing) without human review; check the "
+        "features for protected attributes and their proxies.",
+        "- Predictions are reproduced exactly only with the library versions above.",
+        "",
+    ]
+    return "\n".join(lines)
