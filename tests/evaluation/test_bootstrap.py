@@ -69,13 +69,13 @@ def test_paired_auc_bootstrap_equals_a_stratified_loop() -> None:
     y = (rng.random(60) < 0.3).astype(int)
     a = rng.random(60) + 0.2 * y
     b = rng.random(60) + 0.6 * y
-    r = paired_auc_bootstrap(y, a, b, n_boot=200, seed=3)
+    r = paired_auc_bootstrap(y, a, b, n_boot=50, seed=3)
     assert r.a == pytest.approx(roc_auc_score(y, a)) and r.b == pytest.approx(roc_auc_score(y, b))
     assert r.difference == pytest.approx(r.b - r.a)
     draw = np.random.default_rng(3)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    p_idx = pos[draw.integers(0, pos.size, (200, pos.size))]
-    n_idx = neg[draw.integers(0, neg.size, (200, neg.size))]
+    p_idx = pos[draw.integers(0, pos.size, (50, pos.size))]
+    n_idx = neg[draw.integers(0, neg.size, (50, neg.size))]
     diffs = []
     for rows in np.concatenate([p_idx, n_idx], axis=1):
         diffs.append(roc_auc_score(y[rows], b[rows]) - roc_auc_score(y[rows], a[rows]))
