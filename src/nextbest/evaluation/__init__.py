@@ -1,7 +1,9 @@
 """Model evaluation: classification, threshold, regression and ranking metrics, bootstrap.
 
 Everything takes numpy arrays, lists or pandas Series (and, for ranking, lists of
-items per user) and returns JSON-ready dicts, small data frames or dataclasses.
+items per user) and returns JSON-ready dicts, small data frames or dataclasses. The
+HTML/JSON reports live in :mod:`nextbest.evaluation.report` (imported on its own,
+as it loads matplotlib).
 
 >>> from nextbest.evaluation import classification_metrics, choose_threshold
 >>> classification_metrics([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.4])["roc_auc"]
