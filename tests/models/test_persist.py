@@ -376,3 +376,48 @@ def test_unfitted_lightgbm_and_unjsonable_params_are_refused(tmp_path: Path) -> 
     odd = lgb.LGBMRegressor(**LGBM, random_state=np.random.RandomState(0)).fit(X, X[:, 0])
     with pytest.raises(ModelFileError, match="random_state"):
         save_model(odd, tmp_path / "b")
+
+
+class Composite:
+    """A model that saves itself as parts (as NextBest's own composite estimators do)."""
+
+    def __init__(self, inner: Any = None, scale: float = 1.0) -> None:
+        self.inner, self.scale = inner, scale
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.inner.predict_proba(X)[:, 1] * self.scale
+
+    def save_parts(self, folder: Path) -> list[Path]:
+        files = save_model(self.inner, folder / "inner")
+        path = folder / "composite.json"
+        path.write_text(json.dumps({"scale": self.scale}))
+        return [*files, path]
+
+    @classmethod
+    def load_parts(cls, folder: Path, *, num_threads: int = 1) -> Composite:
+        scale = json.loads((folder / "composite.json").read_text())["scale"]
+        return cls(load_model(folder / "inner", num_threads=num_threads), scale)
+
+
+def test_models_that_save_their_parts(data, tmp_path: Path, monkeypatch) -> None:
+    import nextbest.models.persist as persist
+
+    X, y, _ = data
+    Xn = X[["visits", "tenure"]]
+    model = Composite(lgb.LGBMClassifier(**LGBM).fit(Xn, y), scale=2.0)
+    # only NextBest classes rebuild themselves: outside the package it is refused
+    with pytest.raises(UntrustedModelError):
+        save_model(model, tmp_path / "outside")
+    monkeypatch.setattr(Composite, "__module__", "nextbest.models.persist")
+    monkeypatch.setattr(persist, "Composite", Composite, raising=False)
+    files = save_model(model, tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert manifest["kind"] == "parts"
+    assert "inner/booster.txt" in manifest["files"] and len(files) == len(manifest["files"]) + 1
+    loaded = load_model(tmp_path / "m", num_threads=1)
+    assert isinstance(loaded, Composite) and loaded.scale == 2.0
+    np.testing.assert_array_equal(loaded.predict(Xn), model.predict(Xn))
+    manifest["class"] = "tests.evil.Composite"
+    (tmp_path / "m" / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(UntrustedModelError, match="only NextBest model classes"):
+        load_model(tmp_path / "m")

@@ -6,6 +6,8 @@ A saved model is a folder with a ``model.json`` manifest naming its *kind* and f
 kind                      files
 ========================  ==================================================================
 ``params``                ``params.json``: a NextBest model with ``params_`` / ``from_params``
+``parts``                 a NextBest model class that saves its parts in sub-folders
+                          (``save_parts`` / ``load_parts``), each part one of the above
 ``lightgbm_booster``      ``booster.txt``: a ``lightgbm.Booster`` in LightGBM's text format
 ``lightgbm``              ``booster.txt`` + ``lightgbm.json`` (the wrapper's parameters,
                           classes and fitted attributes) for ``LGBMClassifier`` /
@@ -71,6 +73,7 @@ FORMAT_VERSION = 1
 ALLOWED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "nextbest.")
 _LGBM_CLASSES = ("LGBMClassifier", "LGBMRegressor", "LGBMRanker")
 _PARAM_STATE = ("log_likelihood_", "n_iter_", "converged_")
+_PARTS_MODULES = ("nextbest.models.",)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -388,25 +391,45 @@ def _load_params(folder: Path) -> Any:
         hyper, state = payload.get("hyper", {}), payload.get("state", {})
     except (KeyError, TypeError):
         raise ModelFileError("expected class and params.", source=str(path)) from None
-    module, _, attr = qualname.rpartition(".")
-    if not module.startswith("nextbest.") or not attr.isidentifier():
-        raise UntrustedModelError(
-            f"refusing to load type {qualname}: parameter models must be NextBest classes.",
-            source=str(path),
-        )
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        raise ModelFileError(f"no model class {qualname}.", source=str(path)) from None
-    from_params = getattr(cls, "from_params", None)
-    if not isinstance(cls, type) or not callable(from_params):
-        raise UntrustedModelError(f"{qualname} is not a parameter model.", source=str(path))
-    model = from_params(params, **hyper)
+    cls = _nextbest_class(qualname, "from_params", str(path))
+    model = cls.from_params(params, **hyper)
     for key in _PARAM_STATE:
         if key in state:
             value = state[key]
             setattr(model, key, float(value) if isinstance(value, str) else value)
     return model
+
+
+# --------------------------------------------------------------------------- parts models
+
+
+def _is_parts_model(model: Any) -> bool:
+    """A NextBest model made of parts it saves itself (each part through this module)."""
+    cls = type(model)
+    return (
+        cls.__module__.startswith(_PARTS_MODULES)
+        and callable(getattr(model, "save_parts", None))
+        and callable(getattr(cls, "load_parts", None))
+    )
+
+
+def _nextbest_class(
+    qualname: str, method: str, source: str, modules: tuple[str, ...] = ("nextbest.",)
+) -> Any:
+    """The NextBest class named ``qualname`` if it has ``method``; nothing else is imported."""
+    module, _, attr = qualname.rpartition(".")
+    if not module.startswith(modules) or not attr.isidentifier():
+        raise UntrustedModelError(
+            f"refusing to load type {qualname}: only NextBest model classes may be named.",
+            source=source,
+        )
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        raise ModelFileError(f"no model class {qualname}.", source=source) from None
+    if not isinstance(cls, type) or not callable(getattr(cls, method, None)):
+        raise UntrustedModelError(f"{qualname} has no {method}.", source=source)
+    return cls
 
 
 # --------------------------------------------------------------------------- public API
@@ -426,7 +449,11 @@ def save_model(model: Any, folder: str | Path) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     extra: dict[str, Any]
-    if _is_params_model(model):
+    if _is_parts_model(model):
+        kind = "parts"
+        files = list(model.save_parts(folder))
+        extra = {"class": _qualname(model)}
+    elif _is_params_model(model):
         kind = "params"
         files, extra = _save_params(model, folder)
     elif _is_booster(model):
@@ -456,7 +483,7 @@ def save_model(model: Any, folder: str | Path) -> list[Path]:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": kind,
-        "files": [p.name for p in files],
+        "files": [p.relative_to(folder).as_posix() for p in files],
         **extra,
     }
     files.append(_write_json(folder / MANIFEST, manifest))
@@ -499,6 +526,10 @@ def load_model(folder: str | Path, *, num_threads: int = 1) -> Any:
     kind = manifest.get("kind")
     if kind == "params":
         return _load_params(folder)
+    if kind == "parts":
+        source = str(folder / MANIFEST)
+        cls = _nextbest_class(str(manifest.get("class")), "load_parts", source, _PARTS_MODULES)
+        return cls.load_parts(folder, num_threads=num_threads)
     if kind == "skops":
         return _skops_load(folder / "model.skops")
     if kind == "lightgbm":

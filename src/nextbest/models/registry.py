@@ -471,7 +471,7 @@ class ModelRegistry:
         try:
             files = save_model(model, staging)
             meta["kind"] = model_kind(staging)
-            meta["files"] = {p.name: _sha256(p) for p in files}
+            meta["files"] = {p.relative_to(staging).as_posix(): _sha256(p) for p in files}
             with self._locked() as index:
                 entry = index["models"].setdefault(name, {"versions": {}})
                 taken = [int(v) for v in entry["versions"]]
