@@ -1,0 +1,359 @@
+"""Models on the feature snapshot: purchase/churn propensity and customer value.
+
+Both are scikit-learn estimators around one pipeline: the registry's preprocessing
+(:func:`nextbest.features.preprocess.build_preprocessor`) and a learner, LightGBM by
+default, with regularized logistic / ridge regression and random forests as the
+alternatives. Propensities handle class imbalance with class weights (or SMOTE on
+the preprocessed rows) and are calibrated (isotonic or Platt) on out-of-fold
+predictions; the decision threshold is chosen later, by an objective.
+
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> X = pd.DataFrame({"recency_days": rng.exponential(30, 400)})
+>>> X["tier"] = rng.choice(["a", "b"], 400)
+>>> y = (X.recency_days < 20).astype(int)
+>>> model = PropensityModel("logistic", calibration=None).fit(X, y)
+>>> float(model.predict_proba(X)[:, 1][X.recency_days.argmin()]) > 0.9
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from nextbest.errors import ConfigError
+from nextbest.features.preprocess import build_preprocessor
+from nextbest.features.registry import Feature
+
+__all__ = ["ALGORITHMS", "PropensityModel", "ValueModel", "infer_features"]
+
+ALGORITHMS = ("lightgbm", "logistic", "random_forest")
+
+
+def infer_features(X: pd.DataFrame) -> list[Feature]:
+    """Features for the columns of ``X``: text columns are categorical, the rest numeric."""
+    out = []
+    for name, dtype in X.dtypes.items():
+        text = not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+        out.append(Feature(str(name), str(name), dtype="string" if text else "float64"))
+    return out
+
+
+class _Tabular(BaseEstimator):
+    """What both models share: the features, the learner and its resources."""
+
+    algorithm: str
+    params: dict[str, Any] | None
+    features: list[Feature] | None
+    threads: int
+    seed: int
+
+    def _features(self, X: pd.DataFrame) -> list[Feature]:
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(
+                f"unknown algorithm {self.algorithm!r}",
+                field="algorithm",
+                hint=f"Use one of {', '.join(ALGORITHMS)}.",
+            )
+        if not isinstance(X, pd.DataFrame):
+            raise ConfigError("models take a pandas DataFrame of features", field="X")
+        features = self.features if self.features is not None else infer_features(X)
+        missing = [f.name for f in features if f.name not in X.columns]
+        if missing:
+            raise ConfigError(
+                f"the frame lacks features {', '.join(missing[:5])}",
+                field="X",
+                hint="Score with the features the model was trained on.",
+            )
+        return list(features)
+
+    def _lightgbm(self, cls_name: str, **defaults: Any) -> Any:
+        import lightgbm
+
+        params = {
+            "n_estimators": 300,
+            "learning_rate": 0.05,
+            "num_leaves": 31,
+            "min_child_samples": 20,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "colsample_bytree": 0.8,
+            "reg_lambda": 1.0,
+            **defaults,
+            **(self.params or {}),
+            "n_jobs": self.threads,
+            "random_state": self.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
+        }
+        return getattr(lightgbm, cls_name)(**params)
+
+    # fitted state besides the pipeline, saved as JSON
+    _state: tuple[str, ...] = ()
+
+    def save_parts(self, folder: Path) -> list[Path]:
+        """Save the fitted model as parts without pickle (see :mod:`nextbest.models.persist`)."""
+        from nextbest.models.persist import save_model
+
+        check_is_fitted(self, "pipeline_")
+        files = save_model(self.pipeline_, folder / "pipeline")
+        calibrator = getattr(self, "calibrator_", None)
+        if calibrator is not None:
+            files += save_model(calibrator, folder / "calibrator")
+        params = {k: v for k, v in self.get_params().items() if k != "features"}
+        state = {k: getattr(self, k) for k in self._state}
+        meta = {
+            "params": params,
+            "features": [asdict(f) for f in self.features_],
+            "features_given": self.features is not None,
+            "state": state,
+        }
+        path = folder / "estimator.json"
+        path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return [*files, path]
+
+    @classmethod
+    def load_parts(cls, folder: Path, *, num_threads: int = 1) -> Any:
+        """A model saved by :meth:`save_parts`."""
+        from nextbest.models.persist import load_model
+
+        meta = json.loads((folder / "estimator.json").read_text(encoding="utf-8"))
+        features = [Feature(**f) for f in meta["features"]]
+        model = cls(**meta["params"], features=features if meta["features_given"] else None)
+        model.features_ = features
+        model.pipeline_ = load_model(folder / "pipeline", num_threads=num_threads)
+        if (folder / "calibrator").exists():
+            model.calibrator_ = load_model(folder / "calibrator")
+        elif "calibrator_" in cls._fitted_names:
+            model.calibrator_ = None
+        for key, value in meta["state"].items():
+            setattr(model, key, value)
+        return model
+
+    _fitted_names: tuple[str, ...] = ()
+
+    def _pipeline(self, features: list[Feature], learner: Any) -> Pipeline:
+        scale = self.algorithm != "lightgbm" and self.algorithm != "random_forest"
+        pre = build_preprocessor(features, scale=scale, random_state=self.seed)
+        return Pipeline([("pre", pre), ("model", learner)])
+
+
+class PropensityModel(ClassifierMixin, _Tabular):
+    """The probability of a binary outcome (a purchase, churn) per customer.
+
+    Parameters
+    ----------
+    algorithm
+        ``lightgbm``, ``logistic`` (L2-regularized) or ``random_forest``.
+    params
+        Learner hyper-parameters (e.g. from a search), over the defaults.
+    features
+        The features to use (their dtype decides numeric vs categorical); default:
+        every column of the training frame.
+    class_weight
+        ``balanced`` weighs classes inversely to their frequency; None does not.
+    calibration
+        ``isotonic``, ``sigmoid`` (Platt) or None: a calibrator fitted on
+        ``calibration_folds``-fold out-of-fold predictions.
+    smote
+        Oversample the minority class with SMOTE on the preprocessed rows
+        (needs ``imbalanced-learn``); then ``class_weight`` is not applied.
+    threshold
+        The decision threshold ``predict`` uses (set one with ``choose_threshold``).
+    """
+
+    _state = ("threshold_",)
+    _fitted_names = ("calibrator_",)
+
+    def __init__(
+        self,
+        algorithm: Literal["lightgbm", "logistic", "random_forest"] = "lightgbm",
+        params: dict[str, Any] | None = None,
+        features: list[Feature] | None = None,
+        class_weight: Literal["balanced"] | None = "balanced",
+        calibration: Literal["isotonic", "sigmoid"] | None = "isotonic",
+        calibration_folds: int = 3,
+        smote: bool = False,
+        threshold: float = 0.5,
+        threads: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.algorithm = algorithm
+        self.params = params
+        self.features = features
+        self.class_weight = class_weight
+        self.calibration = calibration
+        self.calibration_folds = calibration_folds
+        self.smote = smote
+        self.threshold = threshold
+        self.threads = threads
+        self.seed = seed
+
+    def _learner(self) -> Any:
+        weight = None if self.smote else self.class_weight
+        if self.algorithm == "lightgbm":
+            return self._lightgbm("LGBMClassifier", class_weight=weight)
+        if self.algorithm == "logistic":
+            params = {"C": 1.0, "max_iter": 2000, **(self.params or {})}
+            return LogisticRegression(class_weight=weight, random_state=self.seed, **params)
+        from sklearn.ensemble import RandomForestClassifier
+
+        params = {"n_estimators": 300, "min_samples_leaf": 5, **(self.params or {})}
+        return RandomForestClassifier(
+            class_weight=weight, n_jobs=self.threads, random_state=self.seed, **params
+        )
+
+    def _fit_pipeline(self, X: pd.DataFrame, y: np.ndarray, features: list[Feature]) -> Pipeline:
+        pipe = self._pipeline(features, self._learner())
+        if not self.smote:
+            return pipe.fit(X, y)
+        try:
+            from imblearn.over_sampling import SMOTE
+        except ImportError:
+            raise ConfigError(
+                "SMOTE needs the imbalanced-learn package",
+                field="smote",
+                hint="pip install imbalanced-learn, or use class weights.",
+            ) from None
+        pre = pipe.named_steps["pre"]
+        Xt = pre.fit_transform(X, y)
+        Xr, yr = SMOTE(random_state=self.seed).fit_resample(Xt, y)
+        pipe.named_steps["model"].fit(Xr, yr)
+        return pipe
+
+    def fit(self, X: pd.DataFrame, y: Any) -> PropensityModel:
+        features = self._features(X)
+        y = np.asarray(y).astype(int)
+        if set(np.unique(y)) - {0, 1} or len(np.unique(y)) < 2:
+            raise ConfigError(
+                "a propensity model needs both outcomes (0 and 1) among the rows",
+                field="y",
+                hint="Use a longer history, a longer horizon or a broader target.",
+            )
+        X = X[[f.name for f in features]]
+        self.features_ = features
+        self.pipeline_ = self._fit_pipeline(X, y, features)
+        self.calibrator_ = None if self.calibration is None else self._calibrator(X, y, features)
+        self.threshold_ = float(self.threshold)
+        return self
+
+    def _calibrator(self, X: pd.DataFrame, y: np.ndarray, features: list[Feature]) -> Any:
+        """Isotonic or Platt scaling fitted on out-of-fold probabilities."""
+        folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.seed)
+        oof = np.empty(len(y))
+        for train, valid in folds.split(X, y):
+            pipe = self._fit_pipeline(X.iloc[train], y[train], features)
+            oof[valid] = pipe.predict_proba(X.iloc[valid])[:, 1]
+        if self.calibration == "isotonic":
+            return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof, y)
+        if self.calibration == "sigmoid":
+            return _Platt().fit(oof, y)
+        raise ConfigError(
+            f"unknown calibration {self.calibration!r}",
+            field="calibration",
+            hint="Use isotonic, sigmoid or none.",
+        )
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """The uncalibrated score (log-odds for LightGBM and logistic)."""
+        check_is_fitted(self, "pipeline_")
+        X = X[[f.name for f in self.features_]]
+        model = self.pipeline_.named_steps["model"]
+        Xt = self.pipeline_.named_steps["pre"].transform(X)
+        if hasattr(model, "decision_function"):
+            return np.asarray(model.decision_function(Xt), dtype=float)
+        if self.algorithm == "lightgbm":
+            return np.asarray(model.predict(Xt, raw_score=True), dtype=float)
+        p = np.clip(model.predict_proba(Xt)[:, 1], 1e-9, 1 - 1e-9)
+        return np.log(p / (1 - p))
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array([0, 1])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
+        X = X[[f.name for f in self.features_]]
+        p = self.pipeline_.predict_proba(X)[:, 1]
+        if self.calibrator_ is not None:
+            p = np.clip(self.calibrator_.predict(p), 0.0, 1.0)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= self.threshold_).astype(int)
+
+
+class _Platt(BaseEstimator):
+    """Platt scaling: a logistic curve over the log-odds of the raw probability."""
+
+    def fit(self, p: np.ndarray, y: np.ndarray) -> _Platt:
+        self.curve_ = LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
+        return self
+
+    def predict(self, p: np.ndarray) -> np.ndarray:
+        return self.curve_.predict_proba(_logit(np.asarray(p))[:, None])[:, 1]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class ValueModel(RegressorMixin, _Tabular):
+    """Expected spend (or any value) per customer over the target's horizon.
+
+    ``algorithm`` is ``lightgbm`` (Tweedie loss by default: most customers spend
+    nothing, a few a lot), ``logistic`` (meaning the linear baseline: ridge
+    regression) or ``random_forest``.
+    """
+
+    def __init__(
+        self,
+        algorithm: Literal["lightgbm", "logistic", "random_forest"] = "lightgbm",
+        params: dict[str, Any] | None = None,
+        features: list[Feature] | None = None,
+        objective: str = "tweedie",
+        threads: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.algorithm = algorithm
+        self.params = params
+        self.features = features
+        self.objective = objective
+        self.threads = threads
+        self.seed = seed
+
+    def _learner(self) -> Any:
+        if self.algorithm == "lightgbm":
+            return self._lightgbm("LGBMRegressor", objective=self.objective)
+        if self.algorithm == "logistic":
+            return Ridge(**{"alpha": 1.0, **(self.params or {})})
+        from sklearn.ensemble import RandomForestRegressor
+
+        params = {"n_estimators": 300, "min_samples_leaf": 5, **(self.params or {})}
+        return RandomForestRegressor(n_jobs=self.threads, random_state=self.seed, **params)
+
+    def fit(self, X: pd.DataFrame, y: Any) -> ValueModel:
+        features = self._features(X)
+        self.features_ = features
+        X = X[[f.name for f in features]]
+        self.pipeline_ = self._pipeline(features, self._learner()).fit(X, np.asarray(y, float))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
+        pred = self.pipeline_.predict(X[[f.name for f in self.features_]])
+        return np.maximum(np.asarray(pred, dtype=float), 0.0)
