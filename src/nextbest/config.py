@@ -33,6 +33,7 @@ __all__ = [
     "SegmentSettings",
     "Settings",
     "SynthSettings",
+    "TrainSettings",
     "WarehouseSettings",
     "default_config_text",
     "load_settings",
@@ -148,6 +149,27 @@ class ModelSettings(_Section):
     )
 
 
+class TrainSettings(_Section):
+    horizon_days: int = Field(30, ge=1, description="days after a cutoff an outcome covers")
+    active_days: int = Field(
+        180, ge=1, description="churn: customers who ordered this many days before a cutoff"
+    )
+    windows: int = Field(3, ge=1, description="training cutoffs, one horizon apart")
+    algorithm: str = Field("lightgbm", description="lightgbm, logistic or random_forest")
+    baseline: str = Field("logistic", description="the model every report compares against")
+    trials: int = Field(20, ge=0, description="hyper-parameter search trials (0: defaults)")
+    timeout_seconds: float | None = Field(None, description="stop the search after this long")
+    calibration: str | None = Field("isotonic", description="isotonic, sigmoid or null")
+    class_weight: str | None = Field("balanced", description="balanced or null")
+    smote: bool = Field(False, description="oversample the rarer outcome (imbalanced-learn)")
+    objective: str = Field("f1", description="threshold objective: f1, profit or budget")
+    budget: float = Field(0.1, gt=0, le=1, description="budget objective: share contacted")
+    costs: dict[str, float] | None = Field(
+        None, description="profit objective: value per customer in tp, fp, fn, tn"
+    )
+    seed: int = Field(0, description="seed for searches and learners")
+
+
 class ReportSettings(_Section):
     dir: str = Field(".nextbest/reports", description="where HTML and JSON reports go")
 
@@ -166,6 +188,7 @@ class Settings(BaseSettings):
     synth: SynthSettings = Field(default_factory=SynthSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    training: TrainSettings = Field(default_factory=TrainSettings)
 
     @classmethod
     def settings_customise_sources(

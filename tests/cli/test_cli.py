@@ -201,3 +201,18 @@ def test_segment_without_data_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["segment", "--project", str(tmp_path)])
     assert result.exit_code == 1
     assert "no customers before" in result.stderr and "nextbest ingest" in result.stderr
+
+
+def test_train_registers_a_model_and_lists_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run_json("synth", "--customers", 300, "--days", 200, "--out", data, "--project", tmp_path)
+    run_json("ingest", data, "--project", tmp_path)
+    trained = run_json(
+        "train", "churn", "--windows", 2, "--trials", 0, "--horizon", 30, "--project", tmp_path
+    )
+    assert trained["model"] == "churn" and trained["promoted"] and trained["stage"] == "champion"
+    assert 0 < trained["metrics"]["roc_auc"] <= 1 and Path(trained["report"]).exists()
+    listed = run_json("models", "list", "--project", tmp_path)
+    assert [v["name"] for v in listed["models"]] == ["churn"]
+    wrong = runner.invoke(app, ["train", "loyalty", "--project", str(tmp_path)])
+    assert wrong.exit_code == 1 and "unknown target" in wrong.stderr

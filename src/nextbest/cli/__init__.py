@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from nextbest.cli import data, demo, features, models, project, quality, segment
+from nextbest.cli import data, demo, features, models, project, quality, segment, train
 
 __all__ = ["app", "main"]
 
@@ -28,6 +28,7 @@ app.command("quality")(quality.quality)
 app.command("demo")(demo.demo)
 app.add_typer(features.app, name="features")
 app.command("segment")(segment.segment)
+app.command("train")(train.train)
 app.add_typer(models.app, name="models")
 
 

@@ -172,7 +172,7 @@ def _search(
     progress(f"searching {options.trials} trials ({metric}, {len(folds)} rolling folds)")
     found = search(
         make,
-        default_space(options.algorithm),
+        default_space(options.algorithm),  # type: ignore[arg-type]
         X,
         y,
         folds,
