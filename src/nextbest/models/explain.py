@@ -446,11 +446,16 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _formatted(values: np.ndarray) -> np.ndarray:
-    """``values`` as display text, formatting each distinct value once."""
-    unique, inverse = np.unique(values, return_inverse=True)
-    texts = np.array([_fmt(v) for v in unique.tolist()], dtype=object)
-    return texts[inverse.ravel()]
+def _rounded(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded as :func:`_fmt` shows them (so equal texts share one value)."""
+    size = np.abs(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = np.where(size >= 1000, 0, np.where(size >= 1, 1, 2 - np.floor(np.log10(size))))
+    scale = 10.0 ** np.where(np.isfinite(digits), digits, 0)
+    return np.round(values * scale) / scale
+
+
+_LEVELS = (" is missing", " is high ({})", " is low ({})", " is typical ({})", " is {}")
 
 
 def _descriptions(
@@ -526,65 +531,85 @@ def reason_codes(
     effects = contribs[names].to_numpy(dtype=float)
     n, p = effects.shape
     k = min(top, p)
-    key = {"up": -effects, "down": effects, "both": -np.abs(effects)}[direction]
-    best = np.argpartition(key, k - 1, axis=1)[:, :k] if k < p else np.tile(np.arange(p), (n, 1))
-    best = np.take_along_axis(best, np.argsort(np.take_along_axis(key, best, 1), 1), 1)
+    # the k best by repeated argmax: much faster than a partial sort for a few reasons
+    score = {"up": effects.copy(), "down": -effects, "both": np.abs(effects)}[direction]
+    rows = np.arange(n)
+    best = np.empty((n, k), dtype=np.int64)
+    for slot in range(k):
+        best[:, slot] = np.argmax(score, axis=1)
+        score[rows, best[:, slot]] = -np.inf
+    del score
     chosen = np.take_along_axis(effects, best, 1)
     valid = {"up": chosen > 0, "down": chosen < 0, "both": chosen != 0}[direction]
 
-    text_cols = [n for n in names if not pd.api.types.is_numeric_dtype(X[n]) or X[n].dtype == bool]
-    numeric = np.column_stack(
-        [
-            np.full(n, np.nan) if c in text_cols else X[c].to_numpy(dtype=float, na_value=np.nan)
-            for c in names
-        ]
+    is_text = np.array(
+        [not pd.api.types.is_numeric_dtype(X[c]) or X[c].dtype == bool for c in names]
     )
+    numeric = np.full((p, n), np.nan)  # one row per feature: gathering is contiguous
+    categories: list[Any] = []  # the text features' values, one id space over all of them
+    text_codes = np.full((p, n), -1, dtype=np.int64)
+    for j, c in enumerate(names):
+        if is_text[j]:
+            codes, uniques = pd.factorize(X[c])
+            text_codes[j] = np.where(codes >= 0, codes + len(categories), -1)
+            categories.extend(str(u) for u in uniques)
+        elif X[c].dtype.kind == "f":
+            numeric[j] = np.asarray(X[c], dtype=float)  # no copy through a missing-value mask
+        else:
+            numeric[j] = X[c].to_numpy(dtype=float, na_value=np.nan)
     if medians is None:
-        reference = np.array([np.nan if c in text_cols else X[c].median() for c in names])
+        present = [col[~np.isnan(col)] for col in numeric]
+        reference = np.array([np.median(v) if len(v) else np.nan for v in present])
     else:
-        reference = np.array([np.nan if c in text_cols else medians[c] for c in names])
-    label = np.array(_descriptions(names, descriptions), dtype=object)
-    is_text = np.array([c in text_cols for c in names])
-    rows = np.arange(n)
+        reference = np.array(
+            [np.nan if t else float(medians[c]) for c, t in zip(names, is_text, strict=True)]
+        )
+    label = _descriptions(names, descriptions)
+    category_array = np.array([*categories, np.nan], dtype=object)  # code -1: missing
     out: dict[str, Any] = {}
     for slot in range(k):
         feature = best[:, slot]
         ok = valid[:, slot]
-        value = numeric[rows, feature]
+        up = (chosen[:, slot] > 0).astype(np.int64)
+        value = numeric[feature, rows]
+        shown, token = np.unique(_rounded(value), return_inverse=True)
+        token = token.ravel().astype(np.int64)
         med = reference[feature]
-        level = np.where(
-            np.isnan(value),
-            " is missing",
-            np.where(
-                value > med, " is high (", np.where(value < med, " is low (", " is typical (")
-            ),
-        ).astype(object)
-        number = np.where(np.isnan(value), "", _formatted(np.nan_to_num(value)))
-        close = np.where(np.isnan(value), "", ")")
-        values: np.ndarray = value.astype(object)
+        level = np.select([np.isnan(value), value > med, value < med], [0, 1, 2], 3)
         text_rows = is_text[feature]
-        if text_rows.any():
-            for j in np.flatnonzero(is_text):
-                hit = feature == j
-                raw = X[names[j]].to_numpy(dtype=object)[hit]
-                values[hit] = raw
-                shown = np.array(["missing" if pd.isna(v) else str(v) for v in raw], dtype=object)
-                level[hit] = " is "
-                number[hit] = shown
-                close[hit] = ""
-        arrow = np.where(chosen[:, slot] > 0, " ↑", " ↓").astype(object)
-        text = label[feature] + level + number + close + arrow
-        text[~ok] = None
-        codes = np.where(ok, feature, -1)
+        code = text_codes[feature, rows]
+        level = np.where(text_rows, np.where(code >= 0, 4, 0), level)
+        token = np.where(text_rows, len(shown) + code, token)
+        token[level == 0] = 0
+        n_tokens = len(shown) + len(categories)
+        key = ((feature.astype(np.int64) * 5 + level) * n_tokens + token) * 2 + up
+        keys, where = np.unique(key, return_inverse=True)
+        texts = []
+        for item in keys.tolist():
+            rest, arrow = divmod(item, 2)
+            rest, tok = divmod(rest, n_tokens)
+            j, lev = divmod(rest, 5)
+            what = categories[tok - len(shown)] if lev == 4 else _fmt(float(shown[tok]))
+            texts.append(label[j] + _LEVELS[lev].format(what) + (" ↑" if arrow else " ↓"))
+        # as a categorical: one string per distinct text, not one per row
+        unique_texts, text_code = np.unique(np.array(texts, dtype=object), return_inverse=True)
+        codes = np.where(ok, text_code.ravel()[where.ravel()], -1)
         base = f"reason_{slot + 1}"
-        out[base] = text
-        out[f"{base}_feature"] = pd.Categorical.from_codes(codes, categories=names)
-        values[~ok] = np.nan
-        out[f"{base}_value"] = values if text_cols else values.astype(float)
+        out[base] = pd.Categorical.from_codes(codes, categories=unique_texts)
+        out[f"{base}_feature"] = pd.Categorical.from_codes(
+            np.where(ok, feature, -1), categories=names
+        )
+        if is_text.any():
+            values: np.ndarray = value.astype(object)
+            values[text_rows] = category_array[code[text_rows]]
+            values[~ok] = np.nan
+        else:
+            values = np.where(ok, value, np.nan)
+        out[f"{base}_value"] = values
         out[f"{base}_effect"] = np.where(ok, chosen[:, slot], np.nan)
     for slot in range(k, top):
         base = f"reason_{slot + 1}"
-        out[base] = np.full(n, None, dtype=object)
+        out[base] = pd.Categorical.from_codes(np.full(n, -1), categories=[])
         out[f"{base}_feature"] = pd.Categorical.from_codes(np.full(n, -1), categories=names)
         out[f"{base}_value"] = np.full(n, np.nan)
         out[f"{base}_effect"] = np.full(n, np.nan)
