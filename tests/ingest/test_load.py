@@ -77,6 +77,85 @@ def test_duplicates_within_a_file_keep_the_first(wh, write) -> None:
     assert rows(wh, "customers")[0]["first_name"] == "first"
 
 
+def test_a_failing_first_line_does_not_hide_a_later_good_one(wh, write) -> None:
+    ingest(wh, write("customers.csv", CUSTOMERS))
+    text = (
+        "order_id,customer_id,ordered_at,total\n"
+        "O1,C1,not a time,1\nO1,C1,2025-03-01,2\nO1,C2,2025-03-02,3\nO2,C9,2025-03-01,4\n"
+    )
+    report = ingest(wh, write("orders.csv", text)).tables["orders"]
+    assert (report.read, report.loaded, report.duplicates, report.quarantined) == (4, 1, 1, 2)
+    assert [(r["order_id"], r["total"]) for r in rows(wh, "orders")] == [("O1", Decimal("2"))]
+    assert [(r["line"], r["reason"]) for r in quarantine(wh)] == [
+        (2, "invalid_timestamp"),
+        (5, "unknown_customer"),
+    ]
+
+
+def test_repeats_of_a_key_of_several_columns_keep_the_first_line(wh, write) -> None:
+    ingest(wh, write("customers.csv", CUSTOMERS))
+    ingest(wh, write("products.csv", "product_id,price\nP1,2.5\nP2,3\n"))
+    ingest(wh, write("orders.csv", "order_id,customer_id,ordered_at,total\nO1,C1,2025-03-01,5\n"))
+    items = (
+        "order_id,line_no,product_id,quantity,unit_price\n"
+        "O1,1,P1,1,2.5\nO1,2,P2,1,3\nO1,1,P2,9,3\nO1,2,P1,9,2.5\n"
+    )
+    report = ingest(wh, write("order_items.csv", items)).tables["order_items"]
+    assert (report.loaded, report.duplicates) == (2, 2)
+    got = rows(wh, "order_items", "line_no")
+    assert [(r["line_no"], r["product_id"], r["quantity"]) for r in got] == [
+        (1, "P1", 1),
+        (2, "P2", 1),
+    ]
+
+
+def test_parquet_repeats_and_failures_keep_line_and_first_row(wh, write, tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ingest(wh, write("customers.csv", CUSTOMERS))
+    n = 5_000
+    ids = [f"E{i}" for i in range(n)] + ["E7", " E8 ", "E9"]
+    kinds = ["page_view"] * n + ["search", "search", "teleport"]
+    path = tmp_path / "events.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "event_id": ids,
+                "customer_id": ["C1"] * len(ids),
+                "event_type": kinds,
+                "occurred_at": pa.array([dt.datetime(2025, 1, 1)] * len(ids)),
+            }
+        ),
+        path,
+    )
+    report = ingest(wh, path).tables["events"]
+    assert (report.read, report.loaded, report.duplicates, report.quarantined) == (
+        n + 3,
+        n,
+        2,
+        1,
+    )
+    assert [(r["line"], r["reason"]) for r in quarantine(wh)] == [(n + 3, "not_allowed")]
+    kept = wh.execute(wh.table("events").filter(wh.table("events").event_id.isin(["E7", "E8"])))
+    assert set(kept["event_type"]) == {"page_view"}
+    again = ingest(wh, path).tables["events"]
+    assert (again.loaded, again.duplicates, again.quarantined) == (0, n + 2, 1)
+    assert wh.count("_quarantine") == 1
+
+
+def test_a_source_that_changes_while_it_loads_loads_nothing(wh, write) -> None:
+    path = write("customers.csv", CUSTOMERS)
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step == "read customers":  # checked, not yet written
+            path.write_text(CUSTOMERS + "C3,c3@x.org,Cy,2025-03-03\n")
+
+    with pytest.raises(SourceError, match="changed while it was being loaded"):
+        ingest(wh, path, progress=progress)
+    assert wh.count("customers") == wh.count("_loads") == 0
+
+
 def test_repeated_products_on_separate_lines_are_kept(wh, write) -> None:
     ingest(wh, write("customers.csv", CUSTOMERS))
     ingest(wh, write("products.csv", "product_id,price\nP1,2.5\n"))

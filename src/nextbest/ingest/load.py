@@ -29,14 +29,17 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from nextbest.config import IngestSettings
 from nextbest.errors import MappingError, SourceError
 from nextbest.ingest.mapping import Mapping, TableSpec, load_mapping
-from nextbest.ingest.transform import canonical_rows
+from nextbest.ingest.transform import canonical_rows, canonical_values
 from nextbest.schema import EVENT_TYPES, MESSAGE_CHANNELS, TABLES, load_order
 from nextbest.warehouse import Warehouse, guess_format
+from nextbest.warehouse.functions import hash64
 
 __all__ = ["IngestReport", "TableReport", "ingest", "plan_folder"]
 
@@ -127,9 +130,12 @@ def ingest(
 ) -> IngestReport:
     """Load ``source`` (file or canonical folder) into the warehouse atomically.
 
-    Every table is first staged (read, mapped and checked into temporary tables,
-    which changes nothing), then one transaction appends the new rows and the
-    quarantined ones and logs the load.
+    Every table is first staged: read, mapped and checked, every row getting its
+    verdict (good, failing and why, or a later repeat of a key), which changes
+    nothing. Then one transaction appends the new rows and the quarantined ones and
+    logs the load. The mapped rows are not kept in between: the write maps the
+    source again and appends the rows the checks found good, so a large file is not
+    held twice. A file that changes meanwhile fails the load (nothing is written).
     """
     settings = settings or IngestSettings()
     path = Path(source)
@@ -146,15 +152,18 @@ def ingest(
     steps = 2 * sum(len(m.tables) for _, m in plan)
     tick = _counter(progress, steps)
     staged: list[_Staged] = []
+    seen: dict[Path, tuple[int, int]] = {}
     try:
         for file, file_mapping in plan:
             report.sources.append(str(file.resolve()))
+            seen[file] = _fingerprint(file)
             staged += _stage_file(wh, file, file_mapping, settings, staged, tick)
         with wh.transaction():
             for item in staged:
                 _write(wh, item, report.load_id)
                 report.add(item.report)
                 tick(item.report.table)
+            _check_unchanged(seen)
             report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
             _log(wh, report, started)
     finally:
@@ -164,13 +173,55 @@ def ingest(
 
 @dataclass
 class _Staged:
-    """One table of one source, mapped and checked, waiting to be written."""
+    """One table of one source, mapped and checked, waiting to be written.
+
+    ``rows`` (every row with its verdict) and ``values`` (the typed columns alone)
+    are expressions over the source, evaluated again by the write; ``skip`` holds
+    the lines not to append (failing rows and later repeats of a key), ``failing``
+    how many rows failed a check.
+    """
 
     table: str
     source: str
-    stage: ibis.Table
+    rows: ibis.Table
+    values: ibis.Table
+    skip: ibis.Table | None
+    failing: int
     report: TableReport
     rejects: Any = None
+    keys: ibis.Table | None = None
+
+    def good_keys(self, wh: Warehouse) -> ibis.Table:
+        """The natural keys of the rows that pass their checks (kept once, when asked)."""
+        if self.keys is None:
+            key = list(TABLES[self.table].key)
+            self.keys = wh.stage(_appendable(self).select(*key), "keys")
+        return self.keys
+
+
+def _appendable(item: _Staged) -> ibis.Table:
+    """The staged rows that pass every check and are the first of their key."""
+    if item.skip is None:
+        return item.values
+    return item.values.anti_join(item.skip, "_line")
+
+
+def _fingerprint(path: Path) -> tuple[int, int]:
+    """Size and modification time of a source file (0, 0 for a folder)."""
+    if not path.is_file():
+        return (0, 0)
+    stat = path.stat()
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+def _check_unchanged(seen: dict[Path, tuple[int, int]]) -> None:
+    for path, fingerprint in seen.items():
+        if _fingerprint(path) != fingerprint:
+            raise SourceError(
+                "changed while it was being loaded; nothing was loaded",
+                source=str(path),
+                hint="Load it again once the export is complete.",
+            )
 
 
 def _counter(progress: Progress | None, total: int) -> Callable[[str], None]:
@@ -253,8 +304,7 @@ def _references(
         known = wh.table(fk.table).select(key)
         for item in staged:
             if item.table == fk.table:
-                good = item.stage.filter(item.stage._reason.isnull())
-                known = known.union(good.select(key), distinct=False)
+                known = known.union(item.good_keys(wh), distinct=False)
         refs[fk.column] = known[key]
     return refs
 
@@ -282,9 +332,18 @@ def _stage_table(
         enums=extra.get(name),
         references=refs,
     )
+    values = canonical_values(
+        src, TABLES[name], spec, source=str(path), zone=mapping.source.timezone
+    )
+    key = list(TABLES[name].key)
     clock = time.perf_counter()
+    verdicts = rows.select(
+        _reason=rows._reason,
+        _h=key_hash(rows, key),
+        _bad=ibis.ifelse(rows._reason.notnull(), rows._line, ibis.null().cast("int64")),
+    )
     try:
-        stage = wh.stage(rows)
+        checked = wh.to_arrow(verdicts, ordered=False)
     except Exception as err:  # the engine reports bad expressions only when it runs them
         raise MappingError(
             f"the mapping for {name} cannot be applied: {str(err).splitlines()[0]}",
@@ -292,15 +351,54 @@ def _stage_table(
             field=f"tables.{name}",
             hint="Check the column names and expressions in the mapping.",
         ) from None
-    log.debug("%s: staged in %.2f s", name, time.perf_counter() - clock)
-    report = TableReport(name)
-    counts = wh.execute(stage.group_by("_reason").aggregate(n=ibis._.count()))
-    for reason, n in zip(counts["_reason"], counts["n"], strict=True):
-        report.read += int(n)
-        if isinstance(reason, str):
-            report.reasons[reason] = int(n)
-            report.quarantined += int(n)
-    return _Staged(name, str(path), stage, report)
+    report = TableReport(name, read=checked.num_rows)
+    failed = pc.is_valid(checked.column("_reason"))
+    reasons = pc.value_counts(checked.column("_reason").filter(failed))
+    for entry in reasons.to_pylist():
+        report.reasons[entry["values"]] = int(entry["counts"])
+    report.quarantined = sum(report.reasons.values())
+    bad = checked.column("_bad").filter(failed).combine_chunks()
+    hashes = checked.column("_h").filter(pc.invert(failed)).to_numpy()
+    del checked
+    skip = _skip_table(wh, bad, _later_repeats(wh, values, key, hashes, bad))
+    log.debug("%s: checked in %.2f s", name, time.perf_counter() - clock)
+    return _Staged(name, str(path), rows, values, skip, report.quarantined, report)
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    """The values that occur more than once (sorting beats a hash group-by here)."""
+    if len(hashes) < 2:
+        return hashes[:0]
+    ordered = np.sort(hashes)
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    return np.unique(twice)
+
+
+def _later_repeats(
+    wh: Warehouse, values: ibis.Table, key: list[str], hashes: np.ndarray, bad: pa.Array
+) -> pa.Array:
+    """Lines of good rows whose key an earlier good line of the file already has.
+
+    Repeated keys are found by their 64-bit hash first (over the good rows' hashes),
+    then the few candidates are compared by the key itself; the first line wins.
+    """
+    repeated = _repeated(hashes)
+    if not len(repeated):
+        return pa.array([], pa.int64())
+    hashed = values.mutate(_h=key_hash(values, key))
+    suspects = hashed.semi_join(wh.from_arrow(pa.table({"_h": repeated})), "_h")
+    if len(bad):
+        suspects = suspects.anti_join(wh.from_arrow(pa.table({"_line": bad})), "_line")
+    ranked = suspects.mutate(_rn=ibis.row_number().over(group_by=key, order_by=suspects._line))
+    later = wh.to_arrow(ranked.filter(ranked._rn > 0).select("_line"))
+    return later.column("_line").combine_chunks().cast(pa.int64())
+
+
+def _skip_table(wh: Warehouse, bad: pa.Array, later: pa.Array) -> ibis.Table | None:
+    if not len(bad) and not len(later):
+        return None
+    lines = pa.concat_arrays([bad.cast(pa.int64()), later])
+    return wh.from_arrow(pa.table({"_line": lines}))
 
 
 def _write(wh: Warehouse, item: _Staged, load_id: str) -> None:
@@ -308,9 +406,11 @@ def _write(wh: Warehouse, item: _Staged, load_id: str) -> None:
     clock = time.perf_counter()
     if item.rejects is not None:
         _quarantine_rejects(wh, item.rejects, item.source, load_id, item.table)
-    _quarantine(wh, item.stage, item.table, item.source, load_id)
+    if item.failing:
+        _quarantine(wh, item.rows, item.table, item.source, load_id)
+    key = list(TABLES[item.table].key)
     before = wh.count(item.table)
-    wh.insert(item.table, _new_rows(wh, item.stage, list(TABLES[item.table].key), item.table))
+    wh.insert(item.table, _appendable(item).anti_join(wh.table(item.table), key))
     report = item.report
     report.loaded = wh.count(item.table) - before
     report.duplicates = report.read - report.quarantined - report.loaded
@@ -318,26 +418,10 @@ def _write(wh: Warehouse, item: _Staged, load_id: str) -> None:
 
 
 def key_hash(t: ibis.Table, key: list[str]) -> ibis.Value:
-    """A 64-bit hash of the natural key (cheap to group and join on)."""
+    """A 64-bit hash of the natural key (cheap to sort, group and join on)."""
     if len(key) == 1:
-        return t[key[0]].hash()
-    return ibis.literal("\x1f").join([t[k].cast("string").fill_null("") for k in key]).hash()
-
-
-def _new_rows(wh: Warehouse, stage: ibis.Table, key: list[str], name: str) -> ibis.Table:
-    """Good rows whose key is neither earlier in this load nor already in the table.
-
-    Repeated keys are found by their hash first (an integer group-by), then the few
-    candidates are compared by the key itself; the first line of a key wins.
-    """
-    good = stage.filter(stage._reason.isnull())
-    hashed = good.mutate(_h=key_hash(good, key))
-    repeated = hashed.group_by("_h").aggregate(_n=ibis._.count()).filter(ibis._._n > 1)
-    suspects = hashed.semi_join(repeated, "_h")
-    ranked = suspects.mutate(_rn=ibis.row_number().over(group_by=key, order_by=suspects._line))
-    losers = ranked.filter(ranked._rn > 0).select("_line")
-    first = good.anti_join(losers, "_line")
-    return first.anti_join(wh.table(name), key)
+        return hash64(t[key[0]])
+    return hash64(ibis.literal("\x1f").join([t[k].cast("string").fill_null("") for k in key]))
 
 
 def _quarantine(wh: Warehouse, stage: ibis.Table, target: str, source: str, load_id: str) -> None:

@@ -16,9 +16,9 @@ import ibis.expr.datatypes as dt
 from nextbest.errors import MappingError
 from nextbest.ingest.mapping import ColumnSpec, TableSpec
 from nextbest.schema import Column, Table
-from nextbest.warehouse.functions import json_valid, local_to_utc, trim_blanks, try_strptime
+from nextbest.warehouse.functions import local_to_utc, trim_blanks, try_strptime
 
-__all__ = ["Check", "canonical_rows"]
+__all__ = ["Check", "canonical_rows", "canonical_values"]
 
 _EPOCH = {"epoch_s": "s", "epoch_ms": "ms", "epoch_us": "us"}
 _NULL = ibis.null().cast("string")
@@ -83,8 +83,8 @@ def _cast(raw: ibis.Value, col: Column, spec: ColumnSpec, zone: str) -> ibis.Val
     if kind == "json":
         if raw.type().is_json():
             return raw
-        text = _text(raw)
-        return ibis.ifelse(json_valid(text), text, _NULL).cast("json")
+        # one parse: text that is not valid JSON becomes NULL
+        return _text(raw).try_cast("json")
     if kind == "boolean" and raw.type().is_string():
         text = raw.lower()
         text = text.substitute({"yes": "true", "no": "false", "y": "true", "n": "false"})
@@ -157,25 +157,16 @@ def _with_expressions(src: ibis.Table, spec: TableSpec, table: str, source: str)
         ) from None
 
 
-def canonical_rows(
-    src: ibis.Table,
-    table: Table,
-    spec: TableSpec,
-    *,
-    source: str,
-    zone: str = "UTC",
-    enums: dict[str, tuple[str, ...]] | None = None,
-    references: dict[str, ibis.Table] | None = None,
-) -> ibis.Table:
-    """Map ``src`` onto ``table``; every row gets its first failure or NULL.
+@dataclass
+class _Typed:
+    """Levels 1 and 2 of a mapping: prepared source values, then typed canonical ones."""
 
-    ``enums`` widens a column's allowed values; ``references`` maps a column to the
-    table whose key it must name (only the checks that are switched on).
+    level2: ibis.Table
+    specs: dict[str, ColumnSpec]
+    visible: list[str]
 
-    The expression is built in levels (prepared text, typed values, check flags,
-    first failure, explanation), each a separate projection, so every value is
-    computed once per row and the explanation only for failing rows.
-    """
+
+def _typed(src: ibis.Table, table: Table, spec: TableSpec, source: str, zone: str) -> _Typed:
     src = _with_expressions(src, spec, table.name, source)
     visible = [c for c in src.columns if not c.startswith("_")]
     carried = {f"__src_{c}": src[c] for c in visible}
@@ -212,7 +203,42 @@ def canonical_rows(
         )
         for col in table.columns
     }
-    level2 = level1.select(*level1.columns, **typed).view()
+    return _Typed(level1.select(*level1.columns, **typed).view(), specs, visible)
+
+
+def canonical_values(
+    src: ibis.Table, table: Table, spec: TableSpec, *, source: str, zone: str = "UTC"
+) -> ibis.Table:
+    """``_line`` and the typed canonical columns of every row, without the checks.
+
+    The values :func:`canonical_rows` gives for the same source, for writing rows
+    already found good: none of the checks (nor the lookups of references) run.
+    """
+    level2 = _typed(src, table, spec, source, zone).level2
+    return level2.select("_line", *(col.name for col in table.columns))
+
+
+def canonical_rows(
+    src: ibis.Table,
+    table: Table,
+    spec: TableSpec,
+    *,
+    source: str,
+    zone: str = "UTC",
+    enums: dict[str, tuple[str, ...]] | None = None,
+    references: dict[str, ibis.Table] | None = None,
+) -> ibis.Table:
+    """Map ``src`` onto ``table``; every row gets its first failure or NULL.
+
+    ``enums`` widens a column's allowed values; ``references`` maps a column to the
+    table whose key it must name (only the checks that are switched on).
+
+    The expression is built in levels (prepared text, typed values, check flags,
+    first failure, explanation), each a separate projection, so every value is
+    computed once per row and the explanation only for failing rows.
+    """
+    typed = _typed(src, table, spec, source, zone)
+    level2, specs, visible = typed.level2, typed.specs, typed.visible
 
     # level 3: one boolean per check
     checks = _checks(level2, table, specs, enums or {}, references or {})

@@ -171,8 +171,12 @@ class Warehouse:
         """Run an expression; a table comes back as pandas, a scalar as a Python value."""
         return self.con.execute(expr)
 
-    def to_arrow(self, expr: ibis.Expr) -> pa.Table:
-        return self.con.to_pyarrow(expr)
+    def to_arrow(self, expr: ibis.Expr, *, ordered: bool = True) -> pa.Table:
+        """The result as Arrow; ``ordered=False`` lets the engine return rows in any order."""
+        if ordered:
+            return self.con.to_pyarrow(expr)
+        with self._unordered():
+            return self.con.to_pyarrow(expr)
 
     def to_pandas(self, expr: ibis.Expr) -> pd.DataFrame:
         return self.con.execute(expr)
@@ -255,8 +259,13 @@ class Warehouse:
         target = self.table(name)
         # row order in a table means nothing here; letting the engine write in any
         # order makes large appends much faster
+        with self._unordered():
+            self.con.insert(name, expr.select(*target.columns))
+
+    @contextlib.contextmanager
+    def _unordered(self) -> Iterator[None]:
         self.raw_sql("SET preserve_insertion_order = false")
         try:
-            self.con.insert(name, expr.select(*target.columns))
+            yield
         finally:
             self.raw_sql("SET preserve_insertion_order = true")

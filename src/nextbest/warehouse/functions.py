@@ -14,7 +14,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.datatypes as dt
 
-__all__ = ["json_valid", "local_to_utc", "trim_blanks", "try_strptime"]
+__all__ = ["hash64", "json_valid", "local_to_utc", "trim_blanks", "try_strptime"]
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")
@@ -25,6 +25,11 @@ def try_strptime(value: str, fmt: str) -> dt.Timestamp(scale=6):  # type: ignore
 @ibis.udf.scalar.builtin(name="trim")
 def trim_blanks(value: str) -> str:
     """``value`` without leading and trailing blanks (faster than a character-set strip)."""
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def hash64(value: str) -> dt.UInt64:  # type: ignore[valid-type]
+    """A 64-bit hash of ``value``, as the engine computes it (no conversion to signed)."""
 
 
 @ibis.udf.scalar.builtin(name="json_valid")
