@@ -89,14 +89,24 @@ def test_human_output_of_ingest(tmp_path: Path) -> None:
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    payload = run_json("demo", "--customers", 120, "--days", 45, "--project", tmp_path)
+    payload = run_json(
+        "demo", "--customers", 200, "--days", 90, "--trials", 0, "--project", tmp_path
+    )
     assert payload["ingest"]["totals"]["loaded"] > 0
     assert payload["ingest"]["totals"]["quarantined"] == 0
     html = Path(payload["quality_html"]).read_text()
     assert "data:image/png;base64," in html
-    assert payload["features"]["customers"] == 120
+    assert payload["features"]["customers"] == 200
     assert Path(payload["segments"]["html"]).exists()
-    assert sum(payload["segments"]["rfm_segments"].values()) == 120
+    assert sum(payload["segments"]["rfm_segments"].values()) == 200
+    assert [m["model"] for m in payload["models"]] == ["churn", "purchase"]
+    assert all(Path(m["report"]).exists() for m in payload["models"])
+    assert payload["scores"]["rows"] == 2 * 200 and payload["scores"]["models"] == {
+        "churn": 1,
+        "purchase": 1,
+    }
+    scored = run_json("score", "--model", "churn", "--no-reasons", "--project", tmp_path)
+    assert scored["rows"] == 200 and scored["models"] == {"churn": 1}
 
 
 def test_features_build_show_list(tmp_path: Path) -> None:

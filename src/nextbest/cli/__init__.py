@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import typer
 
-from nextbest.cli import data, demo, features, models, project, quality, segment, train
+from nextbest.cli import (
+    data,
+    demo,
+    features,
+    models,
+    project,
+    quality,
+    score,
+    segment,
+    train,
+)
 
 __all__ = ["app", "main"]
 
@@ -29,6 +39,7 @@ app.command("demo")(demo.demo)
 app.add_typer(features.app, name="features")
 app.command("segment")(segment.segment)
 app.command("train")(train.train)
+app.command("score")(score.score)
 app.add_typer(models.app, name="models")
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "open_warehouse",
     "progress_bar",
     "settings_for",
+    "step_counter",
 ]
 
 console = Console(stderr=True)
@@ -113,3 +114,14 @@ def progress_bar(
             bar.update(task, completed=done, total=total, step=step)
 
         yield update
+
+
+def step_counter(update: Callable[[str, int, int], None], total: int) -> Callable[[str], None]:
+    """A progress callback for work in named steps: each call moves the bar one step."""
+    done = [0]
+
+    def step(text: str) -> None:
+        done[0] += 1
+        update(text, min(done[0], total), total)
+
+    return step

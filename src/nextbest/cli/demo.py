@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -16,9 +18,11 @@ from nextbest.cli.common import (
     out,
     progress_bar,
     settings_for,
+    step_counter,
 )
 from nextbest.cli.data import print_ingest
 from nextbest.cli.quality import build_quality, print_quality
+from nextbest.config import Settings
 from nextbest.features import default_as_of
 from nextbest.features.store import save_snapshot
 from nextbest.ingest import ingest
@@ -39,10 +43,14 @@ def demo(
         bool,
         typer.Option("--large", help=f"A large store: {LARGE_CUSTOMERS:,} customers, ~10M events."),
     ] = False,
+    trials: Annotated[
+        int, typer.Option("--trials", help="Search trials per model (a short search).")
+    ] = 8,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate a synthetic store, ingest it, report its quality, build features and segments."""
+    """Generate a synthetic store, ingest it, report its quality, build features and
+    segments, train churn and purchase models and score every customer."""
     # scikit-learn and matplotlib load only for the commands that use them
     from nextbest.segments.report import write_segment_report
     from nextbest.segments.run import run_segmentation
@@ -78,6 +86,10 @@ def demo(
         segments, result = run_segmentation(wh, as_of, settings)
     seg_html, _ = write_segment_report(segments, result, settings.reports_dir(root))
     timings["segments"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    history = days or settings.synth.days
+    trained, scored = _models(root, settings, as_of, history, trials, as_json)
+    timings["models"] = time.perf_counter() - t0
 
     def render() -> None:
         out.print(f"synthetic store: {n:,} customers in {data_dir} ({timings['synth']:.1f} s)")
@@ -90,6 +102,16 @@ def demo(
         personas = ", ".join(f"{p.name} ({p.size:,})" for p in result.personas)
         out.print(f"segments: {result.k} personas: {personas}")
         out.print(f"segment report: {seg_html}")
+        for r in trained:
+            v = r.version
+            out.print(
+                f"model {v.name} v{v.version}: ROC-AUC {r.metrics['roc_auc']:.3f} "
+                f"(logistic baseline {r.baseline['roc_auc']:.3f}); report: {r.report}"
+            )
+        out.print(
+            f"scores: {scored.rows:,} rows in table `scores` ({timings['models']:.1f} s "
+            "for training and scoring); see: nextbest models list"
+        )
 
     emit(
         as_json,
@@ -106,7 +128,56 @@ def demo(
                 "k": result.k,
                 "rfm_segments": segments["rfm_segments"],
             },
+            "models": [r.as_dict() for r in trained],
+            "scores": scored.as_dict(),
             "seconds": {k: round(v, 2) for k, v in timings.items()},
         },
         render,
     )
+
+
+def _models(
+    root: Path, settings: Settings, as_of: dt.datetime, days: int, trials: int, quiet: bool
+) -> tuple[list, Any]:
+    """Train the churn and purchase models on the demo store, then score everyone.
+
+    The horizon shrinks (to a week at least) when the store's history is too short
+    for the configured cutoffs.
+    """
+    from nextbest.features.labels import Target
+    from nextbest.models.registry import ModelRegistry
+    from nextbest.models.score import score_warehouse
+    from nextbest.models.train import TrainOptions, train
+
+    ts = settings.training
+    registry = ModelRegistry(settings.models_dir(root), num_threads=settings.models.threads)
+    windows = min(ts.windows, 3)
+    horizon = max(7, min(ts.horizon_days, days // (windows + 1)))
+    options = TrainOptions(
+        windows=windows,
+        trials=trials,
+        threads=settings.models.threads,
+        seed=ts.seed,
+        as_of=as_of,
+    )
+    trained = []
+    snapshots: dict[dt.datetime, Any] = {}  # both targets use the same cutoffs
+    with open_warehouse(root) as wh:
+        for kind in ("churn", "purchase"):
+            with progress_bar(f"train {kind}", quiet=quiet) as tick:
+                step = step_counter(tick, options.windows + 6)
+                goal = Target(kind, horizon_days=horizon, active_days=ts.active_days)  # type: ignore[arg-type]
+                trained.append(
+                    train(
+                        wh,
+                        registry,
+                        goal,
+                        options,
+                        feature_settings=settings.features,
+                        report_dir=settings.reports_dir(root),
+                        progress=step,
+                        snapshots=snapshots,
+                    )
+                )
+        scored = score_warehouse(wh, registry, as_of, settings.features)
+    return trained, scored

@@ -16,6 +16,7 @@ from nextbest.cli.common import (
     out,
     progress_bar,
     settings_for,
+    step_counter,
 )
 from nextbest.cli.features import AsOfOpt, parse_as_of
 
@@ -80,11 +81,7 @@ def train(
         open_warehouse(project, read_only=True) as wh,
         progress_bar(f"training {goal.name}", quiet=as_json) as bar,
     ):
-        done = [0]
-
-        def step(text: str) -> None:
-            done[0] += 1
-            bar(text, min(done[0], steps), steps)
+        step = step_counter(bar, steps)
 
         result = run(
             wh,

@@ -116,16 +116,25 @@ def training_frame(
     cutoff: dt.datetime,
     target: Target,
     settings: FeatureSettings | None = None,
+    snapshots: dict[dt.datetime, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """The feature snapshot at ``cutoff`` for the target's population, with ``y``."""
-    snapshot = build_snapshot(wh, cutoff, settings)
-    y = outcomes(wh, cutoff, target)
-    t = snapshot.inner_join(y, "customer_id").order_by("customer_id")
-    frame = wh.to_pandas(t).reset_index(drop=True)
-    for column in frame.columns:
-        if column != "y" and frame[column].dtype == "float64":
-            frame[column] = significant(frame[column].to_numpy())
-    return frame
+    """The feature snapshot at ``cutoff`` for the target's population, with ``y``.
+
+    ``snapshots`` caches the snapshot frames by cutoff, so several targets trained
+    on the same cutoffs compute each snapshot once.
+    """
+    if snapshots is not None and cutoff in snapshots:
+        snapshot = snapshots[cutoff]
+    else:
+        snapshot = wh.to_pandas(build_snapshot(wh, cutoff, settings))
+        for column in snapshot.columns:
+            if snapshot[column].dtype == "float64":
+                snapshot[column] = significant(snapshot[column].to_numpy())
+        if snapshots is not None:
+            snapshots[cutoff] = snapshot
+    y = wh.to_pandas(outcomes(wh, cutoff, target))
+    frame = snapshot.merge(y, on="customer_id", how="inner")
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
 def significant(values: np.ndarray, digits: int = 10) -> np.ndarray:

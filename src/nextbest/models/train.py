@@ -117,11 +117,12 @@ def _frames(
     target: Target,
     settings: FeatureSettings | None,
     progress: Progress,
+    snapshots: dict[dt.datetime, pd.DataFrame] | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     parts = []
     for cutoff in [*plan.train, plan.test]:
         progress(f"features and outcomes as of {cutoff:%Y-%m-%d}")
-        frame = training_frame(wh, cutoff, target, settings)
+        frame = training_frame(wh, cutoff, target, settings, snapshots)
         parts.append(frame.assign(_cutoff=cutoff))
     train = pd.concat(parts[:-1], ignore_index=True)
     test = parts[-1]
@@ -200,14 +201,18 @@ def train(
     feature_settings: FeatureSettings | None = None,
     report_dir: Path | None = None,
     progress: Progress | None = None,
+    snapshots: dict[dt.datetime, pd.DataFrame] | None = None,
 ) -> TrainResult:
-    """Train, evaluate, register (and maybe promote) a model for ``target``."""
+    """Train, evaluate, register (and maybe promote) a model for ``target``.
+
+    ``snapshots`` (cutoff -> frame) lets several targets share their snapshots.
+    """
     options = options or TrainOptions()
     say = progress or (lambda _: None)
     t0 = time.perf_counter()
     end = options.as_of or default_as_of(wh)
     plan = plan_cutoffs(end, target.horizon_days, options.windows)
-    train_rows, test_rows = _frames(wh, plan, target, feature_settings, say)
+    train_rows, test_rows = _frames(wh, plan, target, feature_settings, say, snapshots)
     features = _features(train_rows, test_rows, Context.empty(plan.test, feature_settings))
     names = [f.name for f in features]
     X, y = train_rows[names], train_rows["y"].to_numpy()

@@ -1,0 +1,184 @@
+"""Batch scoring: every champion model's score per customer, with its reasons.
+
+The ``scores`` table holds one row per customer and model for each ``as_of``:
+the score (a probability, or a value for value models), its decile (1 = the top
+tenth), the customer's RFM segment and persona when segments are stored, the top
+three reasons behind the score in words, and the model version that produced it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from nextbest.config import FeatureSettings
+from nextbest.errors import NextBestError, NotFoundError
+from nextbest.features import REGISTRY, Context, build_snapshot, default_as_of
+from nextbest.features.store import list_snapshots, load_snapshot
+from nextbest.models.registry import ModelRegistry, ModelVersion
+from nextbest.warehouse import Warehouse
+
+__all__ = ["SCORES_TABLE", "ScoreResult", "deciles", "score_frame", "score_warehouse"]
+
+SCORES_TABLE = "scores"
+REASONS = 3
+
+
+@dataclass
+class ScoreResult:
+    as_of: dt.datetime
+    rows: int
+    models: dict[str, int] = field(default_factory=dict)  # name -> version
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "rows": self.rows,
+            "models": self.models,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def deciles(score: np.ndarray) -> np.ndarray:
+    """1 for the highest-scoring tenth, ..., 10 for the lowest (ties by position).
+
+    >>> deciles(np.array([0.9, 0.1, 0.5, 0.7])).tolist()
+    [1, 8, 6, 3]
+    """
+    n = len(score)
+    order = np.argsort(-score, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return (rank * 10 // max(n, 1) + 1).astype(np.int64)
+
+
+def _reasons(model: Any, X: pd.DataFrame, descriptions: dict[str, str]) -> pd.DataFrame:
+    """The top reasons per row, or empty texts for learners that cannot explain."""
+    from nextbest.models.explain import contributions, reason_codes
+
+    pipeline = getattr(model, "pipeline_", model)
+    algorithm = getattr(model, "algorithm", "")
+    if algorithm == "random_forest":
+        return pd.DataFrame({f"reason_{i}": [""] * len(X) for i in range(1, REASONS + 1)})
+    contribs = contributions(pipeline, X)
+    codes = reason_codes(contribs, X, top=REASONS, direction="up", descriptions=descriptions)
+    return pd.DataFrame(
+        {
+            f"reason_{i}": codes[f"reason_{i}"].astype(object).fillna("").astype(str).to_numpy()
+            for i in range(1, REASONS + 1)
+        }
+    )
+
+
+def score_frame(
+    model: Any,
+    version: ModelVersion,
+    snapshot: pd.DataFrame,
+    descriptions: dict[str, str] | None = None,
+    *,
+    reasons: bool = True,
+) -> pd.DataFrame:
+    """Score ``snapshot`` (one row per customer) with one model version."""
+    missing = [f for f in version.features if f not in snapshot.columns]
+    if missing:
+        raise NextBestError(
+            f"{version.label} needs features the snapshot lacks: {', '.join(missing[:5])}",
+            field="features",
+            hint="Build the snapshot with the feature settings the model was trained with, "
+            "or train the model again.",
+        )
+    X = snapshot[version.features]
+    score = model.predict_proba(X)[:, 1] if version.task == "binary" else model.predict(X)
+    out = pd.DataFrame(
+        {
+            "customer_id": snapshot["customer_id"].to_numpy(),
+            "model": version.name,
+            "version": version.version,
+            "score": np.asarray(score, dtype=float),
+            "decile": deciles(np.asarray(score, dtype=float)),
+        }
+    )
+    if reasons:
+        out = pd.concat([out, _reasons(model, X, descriptions or {})], axis=1)
+    else:
+        for i in range(1, REASONS + 1):
+            out[f"reason_{i}"] = ""
+    return out
+
+
+def _snapshot(wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings | None) -> pd.DataFrame:
+    if as_of in list_snapshots(wh):
+        return load_snapshot(wh, as_of).drop(columns="as_of")
+    return wh.to_pandas(build_snapshot(wh, as_of, settings))
+
+
+def _segments(wh: Warehouse, as_of: dt.datetime) -> pd.DataFrame | None:
+    from nextbest.segments.store import SEGMENT_TABLE, load_segments
+
+    if SEGMENT_TABLE not in wh.list_tables():
+        return None
+    frame = load_segments(wh, as_of)
+    if frame.empty:
+        return None
+    frame = frame[["customer_id", "rfm_segment", "persona"]].astype(object)
+    return frame.rename(columns={"rfm_segment": "segment"})
+
+
+def score_warehouse(
+    wh: Warehouse,
+    registry: ModelRegistry,
+    as_of: dt.datetime | None = None,
+    settings: FeatureSettings | None = None,
+    *,
+    models: list[str] | None = None,
+    reasons: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ScoreResult:
+    """Score every customer with each champion (or the named models) and store it."""
+    say = progress or (lambda _: None)
+    t0 = time.perf_counter()
+    names = models or registry.names()
+    champions = [(n, registry.champion(n)) for n in names]
+    chosen = [(n, v) for n, v in champions if v is not None]
+    if not chosen:
+        raise NotFoundError(
+            "no champion model to score with",
+            hint="Train one first: nextbest train purchase (or churn, clv).",
+        )
+    as_of = as_of or default_as_of(wh)
+    say(f"features as of {as_of:%Y-%m-%d}")
+    snapshot = _snapshot(wh, as_of, settings)
+    descriptions = {f.name: f.description for f in REGISTRY.declared(Context.empty(as_of))}
+    parts = []
+    for name, version in chosen:
+        assert version is not None
+        say(f"scoring with {version.label}")
+        model = registry.load(name, version.version)
+        parts.append(score_frame(model, version, snapshot, descriptions, reasons=reasons))
+    scores = pd.concat(parts, ignore_index=True)
+    segments = _segments(wh, as_of)
+    if segments is not None:
+        scores = scores.merge(segments, on="customer_id", how="left")
+    else:
+        scores["segment"] = None
+        scores["persona"] = None
+    scores.insert(0, "as_of", pd.Timestamp(as_of))
+    say("writing the scores table")
+    data = wh.from_arrow(pa.Table.from_pandas(scores, preserve_index=False))
+    data = data.mutate(as_of=data.as_of.cast("timestamp(6)"))
+    wh.replace_slice(SCORES_TABLE, data, "as_of", as_of)
+    wh.clear_scratch()
+    return ScoreResult(
+        as_of,
+        len(scores),
+        {n: v.version for n, v in chosen if v is not None},
+        time.perf_counter() - t0,
+    )
