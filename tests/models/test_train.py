@@ -87,3 +87,4 @@ def test_value_model_is_compared_with_its_baseline(shop, tmp_path):
     )
     assert result.version.task == "regression" and result.metrics["rmse"] > 0
     assert "baseline_rmse" in result.metrics
+    assert result.baseline["bgnbd_rmse"] > 0  # the probabilistic model, side by side

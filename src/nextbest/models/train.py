@@ -37,7 +37,7 @@ from nextbest.models.registry import ModelRegistry, ModelVersion, fingerprint
 from nextbest.models.tabular import PropensityModel, ValueModel
 from nextbest.warehouse import Warehouse
 
-__all__ = ["Plan", "TrainOptions", "TrainResult", "plan_cutoffs", "train"]
+__all__ = ["Plan", "TrainOptions", "TrainResult", "clv_forecast", "plan_cutoffs", "train"]
 
 Progress = Callable[[str], None]
 
@@ -223,6 +223,14 @@ def train(
     else:
         fit = _train_value(options, features, X, y, Xt, yt, folds, say)
     model, metrics, baseline, scores, params, search_summary = fit
+    if target.kind == "clv":
+        say("fitting BG/NBD and Gamma-Gamma on the orders before the evaluation cutoff")
+        forecast = clv_forecast(wh, plan.test, target.horizon_days)
+        scores["bg/nbd x gamma-gamma"] = (
+            forecast.reindex(test_rows["customer_id"]).fillna(0.0).to_numpy()
+        )
+        probabilistic = regression_metrics(yt, scores["bg/nbd x gamma-gamma"])
+        baseline |= {f"bgnbd_{k}": float(v) for k, v in _flatten(probabilistic).items()}
     report = None
     if report_dir is not None:
         say("writing the evaluation report")
@@ -276,6 +284,33 @@ def train(
         time.perf_counter() - t0,
         search_summary,
     )
+
+
+def clv_forecast(wh: Warehouse, cutoff: dt.datetime, horizon_days: int) -> pd.Series:
+    """Expected spend per customer in ``[cutoff, cutoff + horizon)`` from BG/NBD
+    (expected purchase days) times Gamma-Gamma (expected spend per purchase day),
+    both fitted in days on the orders before ``cutoff``."""
+    import ibis
+
+    from nextbest.models.clv import BGNBD, GammaGamma, rfm_summary
+
+    orders = wh.table("orders")
+    orders = orders.filter(orders.ordered_at < ibis.literal(cutoff, type="timestamp(6)"))
+    frame = wh.to_pandas(
+        orders.select("customer_id", timestamp="ordered_at", value=orders.total.cast("float64"))
+    )
+    summary = rfm_summary(frame, cutoff - dt.timedelta(days=1), unit="days")
+    bgnbd = BGNBD().fit(summary.frequency, summary.recency, summary["T"])
+    purchases = bgnbd.conditional_expected_number_of_purchases_up_to_time(
+        horizon_days, summary.frequency, summary.recency, summary["T"]
+    )
+    repeat = summary[(summary.frequency > 0) & (summary.monetary_value > 0)]
+    spend = GammaGamma().fit(repeat.frequency, repeat.monetary_value)
+    per_purchase = np.asarray(
+        spend.conditional_expected_average_profit(summary.frequency, summary.monetary_value),
+        dtype=float,
+    )
+    return pd.Series(np.asarray(purchases, dtype=float) * per_purchase, index=summary.index)
 
 
 def _promote(registry: ModelRegistry, version: ModelVersion) -> tuple[bool, str]:
