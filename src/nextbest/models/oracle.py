@@ -42,8 +42,8 @@ import pandas as pd
 from nextbest.config import FeatureSettings
 from nextbest.evaluation.bootstrap import PairedComparison, paired_auc_bootstrap
 from nextbest.evaluation.curves import average_precision, roc_auc
-from nextbest.features import REGISTRY, Context, default_as_of
-from nextbest.features.labels import Target, training_frame
+from nextbest.features import REGISTRY, Context, build_snapshot, default_as_of
+from nextbest.features.labels import Target, outcomes, significant
 from nextbest.features.registry import Feature
 from nextbest.models.tabular import PropensityModel
 from nextbest.models.train import Plan, plan_cutoffs
@@ -185,6 +185,25 @@ class Comparison:
         }
 
 
+def _frame(
+    wh: Warehouse,
+    cutoff: dt.datetime,
+    target: Target,
+    settings: FeatureSettings | None,
+    snapshots: dict[dt.datetime, pd.DataFrame],
+) -> pd.DataFrame:
+    """:func:`nextbest.features.labels.training_frame`, with the snapshot built once per cutoff."""
+    if cutoff not in snapshots:
+        snapshot = wh.to_pandas(build_snapshot(wh, cutoff, settings))
+        for column in snapshot.columns:
+            if snapshot[column].dtype == "float64":
+                snapshot[column] = significant(snapshot[column].to_numpy())
+        snapshots[cutoff] = snapshot
+    y = wh.to_pandas(outcomes(wh, cutoff, target))
+    frame = snapshots[cutoff].merge(y, on="customer_id", how="inner")
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
 def _features(train: pd.DataFrame, test: pd.DataFrame, ctx: Context) -> list[Feature]:
     """The registry's features both frames hold, as :func:`nextbest.models.train.train` uses."""
     known = {f.name: f for f in REGISTRY.declared(ctx)}
@@ -208,6 +227,7 @@ def compare(
     n_boot: int = 1000,
     threads: int = 1,
     seed: int = 0,
+    snapshots: dict[dt.datetime, pd.DataFrame] | None = None,
 ) -> Comparison:
     """Train logistic, LightGBM and the oracle on ``windows`` cutoffs; score the next one.
 
@@ -215,15 +235,18 @@ def compare(
     ``end - horizon``, training cutoffs one horizon apart before it). ``params``
     are LightGBM hyper-parameters for both LightGBM and the oracle. ROC-AUC and
     PR-AUC rank customers, so ``calibration`` (monotone) is off by default.
+    Pass the same ``snapshots`` dict to several calls to build each cutoff's
+    feature snapshot once (targets with the same horizon share their cutoffs).
     """
     import time
 
     end = as_of or default_as_of(wh)
     plan = plan_cutoffs(end, target.horizon_days, windows)
     t0 = time.perf_counter()
+    snapshots = {} if snapshots is None else snapshots
     parts = []
     for cutoff in [*plan.train, plan.test]:
-        frame = training_frame(wh, cutoff, target, feature_settings)
+        frame = _frame(wh, cutoff, target, feature_settings, snapshots)
         parts.append(_with_truth(frame, truth, cutoff).assign(_cutoff=cutoff))
     train_rows = pd.concat(parts[:-1], ignore_index=True)
     test_rows = parts[-1]
