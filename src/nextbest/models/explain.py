@@ -455,6 +455,7 @@ def _rounded(values: np.ndarray) -> np.ndarray:
     return np.round(values * scale) / scale
 
 
+_MEDIAN_ROWS = 200_000
 _LEVELS = (" is missing", " is high ({})", " is low ({})", " is typical ({})", " is {}")
 
 
@@ -496,15 +497,18 @@ def reason_codes(
         Readable names per feature: a mapping or the registry's ``Feature`` objects (their
         ``description``); otherwise the name with spaces for underscores.
     medians
-        The reference for "high" and "low" per numeric feature (default: the median of ``X``).
+        The reference for "high" and "low" per numeric feature (default: the median of
+        ``X``, over evenly spaced rows when it has more than 200,000).
 
     Returns
     -------
     pandas.DataFrame
         Indexed like ``X``. For each ``k`` in ``1..top``: ``reason_k`` (text such as
-        ``"days since the last order is high (45.0) ↑"``), ``reason_k_feature``,
-        ``reason_k_value`` and ``reason_k_effect`` (the contribution). Rows with fewer
-        qualifying reasons get missing values in the later slots.
+        ``"days since the last order is high (45.0) ↑"``; categorical, as many rows share
+        a text), ``reason_k_feature`` (categorical), ``reason_k_value`` and
+        ``reason_k_effect`` (the contribution). Rows with fewer qualifying reasons get
+        missing values in the later slots. Numbers are shown to 3 significant digits
+        (one decimal from 1 to 1,000); each distinct text is formatted once.
 
     Examples
     --------
@@ -545,20 +549,24 @@ def reason_codes(
     is_text = np.array(
         [not pd.api.types.is_numeric_dtype(X[c]) or X[c].dtype == bool for c in names]
     )
-    numeric = np.full((p, n), np.nan)  # one row per feature: gathering is contiguous
+    numeric = np.empty((p, n))  # one row per feature: gathering is contiguous
     categories: list[Any] = []  # the text features' values, one id space over all of them
-    text_codes = np.full((p, n), -1, dtype=np.int64)
+    text_codes: dict[int, np.ndarray] = {}
     for j, c in enumerate(names):
         if is_text[j]:
             codes, uniques = pd.factorize(X[c])
             text_codes[j] = np.where(codes >= 0, codes + len(categories), -1)
             categories.extend(str(u) for u in uniques)
+            numeric[j] = np.nan
         elif X[c].dtype.kind == "f":
             numeric[j] = np.asarray(X[c], dtype=float)  # no copy through a missing-value mask
         else:
             numeric[j] = X[c].to_numpy(dtype=float, na_value=np.nan)
     if medians is None:
-        present = [col[~np.isnan(col)] for col in numeric]
+        # past _MEDIAN_ROWS rows, the median of evenly spaced rows (its error is far below
+        # the spread that "high" and "low" describe)
+        sample = numeric[:, :: max(1, n // _MEDIAN_ROWS)]
+        present = [col[~np.isnan(col)] for col in sample]
         reference = np.array([np.median(v) if len(v) else np.nan for v in present])
     else:
         reference = np.array(
@@ -572,28 +580,32 @@ def reason_codes(
         ok = valid[:, slot]
         up = (chosen[:, slot] > 0).astype(np.int64)
         value = numeric[feature, rows]
-        shown, token = np.unique(_rounded(value), return_inverse=True)
-        token = token.ravel().astype(np.int64)
+        token, shown = pd.factorize(_rounded(value), use_na_sentinel=False)
+        token = token.astype(np.int64)
+        shown_text = [_fmt(v) for v in np.asarray(shown, dtype=float).tolist()]
         med = reference[feature]
         level = np.select([np.isnan(value), value > med, value < med], [0, 1, 2], 3)
         text_rows = is_text[feature]
-        code = text_codes[feature, rows]
+        code = np.full(n, -1, dtype=np.int64)
+        for j, codes in text_codes.items():
+            hit = feature == j
+            code[hit] = codes[hit]
         level = np.where(text_rows, np.where(code >= 0, 4, 0), level)
         token = np.where(text_rows, len(shown) + code, token)
         token[level == 0] = 0
         n_tokens = len(shown) + len(categories)
         key = ((feature.astype(np.int64) * 5 + level) * n_tokens + token) * 2 + up
-        keys, where = np.unique(key, return_inverse=True)
+        where, keys = pd.factorize(key)
         texts = []
-        for item in keys.tolist():
+        for item in np.asarray(keys).tolist():
             rest, arrow = divmod(item, 2)
             rest, tok = divmod(rest, n_tokens)
             j, lev = divmod(rest, 5)
-            what = categories[tok - len(shown)] if lev == 4 else _fmt(float(shown[tok]))
+            what = categories[tok - len(shown)] if lev == 4 else shown_text[tok]
             texts.append(label[j] + _LEVELS[lev].format(what) + (" ↑" if arrow else " ↓"))
         # as a categorical: one string per distinct text, not one per row
-        unique_texts, text_code = np.unique(np.array(texts, dtype=object), return_inverse=True)
-        codes = np.where(ok, text_code.ravel()[where.ravel()], -1)
+        text_code, unique_texts = pd.factorize(np.array(texts, dtype=object))
+        codes = np.where(ok, text_code[where], -1)
         base = f"reason_{slot + 1}"
         out[base] = pd.Categorical.from_codes(codes, categories=unique_texts)
         out[f"{base}_feature"] = pd.Categorical.from_codes(

@@ -260,7 +260,8 @@ def model_factory(
     With ``features`` the model is ``Pipeline([("pre", build_preprocessor(...)),
     ("model", estimator)])`` (scaled for logistic models only); without, the bare
     estimator. LightGBM gets ``num_threads``, ``deterministic=True`` and the ``seed``; the
-    random forest gets ``n_jobs=num_threads`` and the seed.
+    random forest gets ``n_jobs=num_threads`` and the seed. For regression, ``"logistic"``
+    means its linear counterpart: ``Ridge`` with ``alpha = 1 / C``.
 
     >>> model_factory("lightgbm", num_threads=1)({"num_leaves": 15}).get_params()["num_leaves"]
     15
