@@ -45,7 +45,7 @@ from nextbest.evaluation.curves import average_precision, roc_auc
 from nextbest.features import REGISTRY, Context, build_snapshot, default_as_of
 from nextbest.features.labels import Target, outcomes, significant
 from nextbest.features.registry import Feature
-from nextbest.models.tabular import PropensityModel
+from nextbest.models.tabular import LIGHTGBM_DEFAULTS, PropensityModel
 from nextbest.models.train import Plan, plan_cutoffs
 from nextbest.warehouse import Warehouse
 
@@ -67,14 +67,8 @@ TRUTH_FEATURES = (
     "truth_price_sensitivity",
 )
 MODELS = ("logistic", "lightgbm", "oracle")
-LIGHTGBM_PARAMS: dict[str, Any] = {
-    "num_leaves": 7,
-    "min_child_samples": 50,
-    "reg_lambda": 5.0,
-    "n_estimators": 200,
-    "learning_rate": 0.03,
-}
-"""Small, regularised trees: on a few thousand rows the default 31 leaves overfit."""
+LIGHTGBM_PARAMS: dict[str, Any] = dict(LIGHTGBM_DEFAULTS)
+"""The learner settings of the comparison: the propensity model's defaults."""
 
 
 def read_truth(store: Path) -> pd.DataFrame:
