@@ -165,7 +165,7 @@ def _models(
     with open_warehouse(root) as wh:
         for kind in ("churn", "purchase"):
             with progress_bar(f"train {kind}", quiet=quiet) as tick:
-                step = step_counter(tick, options.windows + 6)
+                step = step_counter(tick, options.steps)
                 goal = Target(kind, horizon_days=horizon, active_days=ts.active_days)  # type: ignore[arg-type]
                 trained.append(
                     train(

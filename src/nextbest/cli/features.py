@@ -72,8 +72,8 @@ def build(
         if settings.features.incremental:
             result = update_snapshot(wh, when, settings.features, full=full)
         else:
-            result = Update(when, save_snapshot(wh, when, settings.features), "full", None, "")
-            result.reason = "features.incremental is off"
+            rows = save_snapshot(wh, when, settings.features)
+            result = Update(when, rows, "full", None, "features.incremental is off")
     n_features = len(REGISTRY.declared(Context.empty(when, settings.features)))
     how = (
         f"incremental from {result.since}"

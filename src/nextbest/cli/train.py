@@ -76,12 +76,11 @@ def train(
         as_of=parse_as_of(as_of),
     )
     registry = ModelRegistry(settings.models_dir(root), num_threads=settings.models.threads)
-    steps = options.windows + 6
     with (
         open_warehouse(project, read_only=True) as wh,
         progress_bar(f"training {goal.name}", quiet=as_json) as bar,
     ):
-        step = step_counter(bar, steps)
+        step = step_counter(bar, options.steps)
 
         result = run(
             wh,

@@ -58,9 +58,8 @@ from nextbest.features.store import SNAPSHOT_TABLE, list_snapshots, save_snapsho
 from nextbest.warehouse import Warehouse
 from nextbest.warehouse.writes import overwrite, upsert
 
-__all__ = ["INCREMENTAL_FAMILIES", "Update", "update_snapshot"]
+__all__ = ["Update", "update_snapshot"]
 
-INCREMENTAL_FAMILIES = ("rfm", "behaviour", "preferences", "engagement", "lifecycle")
 # families whose rows carry over unchanged for customers without new data, but for:
 CARRIED = ("rfm", "behaviour", "preferences", "engagement")
 AGES = {  # days since something: grow by the days passed
@@ -180,15 +179,14 @@ def update_snapshot(
     if not _midnight(as_of):
         rows = save_snapshot(wh, as_of, settings)
         return Update(as_of, rows, "full", None, f"as_of {as_of} is not a midnight")
-    since, reason = _state_usable(wh, as_of, settings)
+    since, reason, old_categories = _state_usable(wh, as_of, settings)
     if full:
         since, reason = None, "full build requested"
     step = _Step(wh, since, as_of, settings)
     if since is None:
         snapshot = build_snapshot(wh, as_of, settings)
     else:
-        meta = wh.to_pandas(wh.table(META)).iloc[0]
-        snapshot = wh.stage(step.snapshot(json.loads(meta["categories"])), "snapshot")
+        snapshot = wh.stage(step.snapshot(old_categories), "snapshot")
     with wh.transaction():
         step.write_state()
         stamped = snapshot.select(
@@ -197,8 +195,7 @@ def update_snapshot(
         wh.replace_slice(SNAPSHOT_TABLE, stamped, "as_of", as_of)
         t = wh.table(SNAPSHOT_TABLE)
         rows = int(wh.execute(t.filter(t.as_of == ibis.literal(as_of, type=TS)).count()))
-        top = step._top_categories(settings.top_categories)
-        meta = _meta(wh, as_of, settings, top, rows)
+        meta = _meta(wh, as_of, settings, step.top_categories(), rows)
         overwrite(wh, META, ibis.memtable({k: [v] for k, v in meta.items()}))
     wh.clear_scratch()
     mode = "full" if since is None else "incremental"
@@ -252,21 +249,22 @@ def _midnight(t: dt.datetime) -> bool:
 
 def _state_usable(
     wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings
-) -> tuple[dt.datetime | None, str]:
-    """The state's ``as_of`` when the snapshot at ``as_of`` can grow from it, else why not."""
+) -> tuple[dt.datetime | None, str, list[str]]:
+    """The state's ``as_of`` and top categories when the snapshot at ``as_of`` can grow
+    from it, else None and why not."""
     if META not in wh.list_tables():
-        return None, "no feature state yet"
+        return None, "no feature state yet", []
     meta = wh.to_pandas(wh.table(META)).iloc[0]
     since = meta["as_of"].to_pydatetime()
     if meta["settings"] != _settings_key(settings):
-        return None, "feature settings changed"
+        return None, "feature settings changed", []
     if as_of <= since:
-        return None, f"as_of {as_of} is not after the state's {since}"
+        return None, f"as_of {as_of} is not after the state's {since}", []
     if meta["rows"] and since not in list_snapshots(wh):
-        return None, f"the snapshot as of {since} is gone"
+        return None, f"the snapshot as of {since} is gone", []
     if json.loads(meta["guards"]) != _guards(wh, since):
-        return None, f"data before {since} or the product catalogue changed"
-    return since, ""
+        return None, f"data before {since} or the product catalogue changed", []
+    return since, "", json.loads(meta["categories"])
 
 
 # -- one step: the state at A plus the rows in [A, B) -------------------------------------
@@ -296,6 +294,7 @@ class _Step:
     ) -> None:
         self.wh, self.since, self.as_of = wh, since, as_of
         self.fresh = since is None  # building the state from nothing
+        self._top: list[str] | None = None
         self._state = (
             {}
             if self.fresh
@@ -667,10 +666,13 @@ class _Step:
             new = new.union(self.old(CATEGORIES))
         return new.group_by("category").aggregate(n=new.n.sum())
 
-    def _top_categories(self, n: int, *, merged: bool = True) -> list[str]:
-        t = self.new_categories if merged else self.old(CATEGORIES)
-        top = t.order_by([ibis.desc("n"), "category"]).limit(n)
-        return [str(c) for c in self.wh.execute(top)["category"]]
+    def top_categories(self) -> list[str]:
+        """The top categories after this step (counted once, then remembered)."""
+        if self._top is None:
+            t = self.new_categories
+            top = t.order_by([ibis.desc("n"), "category"]).limit(self.ctx.settings.top_categories)
+            self._top = [str(c) for c in self.wh.execute(top)["category"]]
+        return self._top
 
     # ---- writing and deriving -----------------------------------------------------------
     def write_state(self) -> None:
@@ -708,7 +710,7 @@ class _Step:
         categories changed, every customer's row comes from the state.
         """
         ctx = self.ctx
-        ctx.categories = self._top_categories(ctx.settings.top_categories)
+        ctx.categories = self.top_categories()
         everyone = set(ctx.categories) != set(old_categories)
         old = self.wh.table(SNAPSHOT_TABLE)
         old = old.filter(old.as_of == _lit(self.start)).drop("as_of")

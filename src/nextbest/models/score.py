@@ -146,8 +146,7 @@ def score_warehouse(
     say = progress or (lambda _: None)
     t0 = time.perf_counter()
     names = models or registry.names()
-    champions = [(n, registry.champion(n)) for n in names]
-    chosen = [(n, v) for n, v in champions if v is not None]
+    chosen = [(n, v) for n in names if (v := registry.champion(n)) is not None]
     if not chosen:
         raise NotFoundError(
             "no champion model to score with",
@@ -159,7 +158,6 @@ def score_warehouse(
     descriptions = {f.name: f.description for f in REGISTRY.declared(Context.empty(as_of))}
     parts = []
     for name, version in chosen:
-        assert version is not None
         say(f"scoring with {version.label}")
         model = registry.load(name, version.version)
         parts.append(score_frame(model, version, snapshot, descriptions, reasons=reasons))
@@ -179,6 +177,6 @@ def score_warehouse(
     return ScoreResult(
         as_of,
         len(scores),
-        {n: v.version for n, v in chosen if v is not None},
+        {n: v.version for n, v in chosen},
         time.perf_counter() - t0,
     )

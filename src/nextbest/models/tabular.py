@@ -141,15 +141,12 @@ class _Tabular(BaseEstimator):
         model = cls(**meta["params"], features=features if meta["features_given"] else None)
         model.features_ = features
         model.pipeline_ = load_model(folder / "pipeline", num_threads=num_threads)
-        if (folder / "calibrator").exists():
-            model.calibrator_ = load_model(folder / "calibrator")
-        elif "calibrator_" in cls._fitted_names:
-            model.calibrator_ = None
+        if hasattr(model, "_calibrator"):  # a calibrating model; it may have none
+            calibrated = (folder / "calibrator").exists()
+            model.calibrator_ = load_model(folder / "calibrator") if calibrated else None
         for key, value in meta["state"].items():
             setattr(model, key, value)
         return model
-
-    _fitted_names: tuple[str, ...] = ()
 
     def _pipeline(self, features: list[Feature], learner: Any) -> Pipeline:
         scale = self.algorithm != "lightgbm" and self.algorithm != "random_forest"
@@ -182,7 +179,6 @@ class PropensityModel(ClassifierMixin, _Tabular):
     """
 
     _state = ("threshold_",)
-    _fitted_names = ("calibrator_",)
 
     def __init__(
         self,

@@ -77,6 +77,11 @@ class TrainOptions:
     seed: int = 0
     as_of: dt.datetime | None = None
 
+    @property
+    def steps(self) -> int:
+        """How many progress messages :func:`train` gives (for a progress bar)."""
+        return self.windows + 6
+
 
 @dataclass
 class TrainResult:
@@ -219,7 +224,7 @@ def train(
     Xt, yt = test_rows[names], test_rows["y"].to_numpy()
     folds = _folds(train_rows["_cutoff"], plan.train)
     if target.task == "binary":
-        fit = _train_binary(options, features, X, y, Xt, yt, folds, target, say)
+        fit = _train_binary(options, features, X, y, Xt, yt, folds, say)
     else:
         fit = _train_value(options, features, X, y, Xt, yt, folds, say)
     model, metrics, baseline, scores, params, search_summary = fit
@@ -331,7 +336,6 @@ def _train_binary(
     Xt: pd.DataFrame,
     yt: np.ndarray,
     folds: list[tuple[np.ndarray, np.ndarray]],
-    target: Target,
     say: Progress,
 ) -> tuple[Any, dict[str, Any], dict[str, float], dict[str, np.ndarray], dict, dict]:
     def make(params: dict[str, Any], calibration: str | None = None) -> PropensityModel:
