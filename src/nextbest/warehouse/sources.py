@@ -217,9 +217,11 @@ def _read_csv(
     view = scratch_name("csv")
     first = 2 if header else 1
     try:
+        # rows keep the file's order (insertion order is preserved here), so a row's
+        # position in the table is its line; a window over the whole file costs more
         con.raw_sql(
-            f"CREATE TEMP TABLE {view} AS SELECT (row_number() OVER ())::BIGINT + {first - 1} "
-            f"AS _line, * FROM read_csv({_quote(str(path))}, all_varchar=true, "
+            f"CREATE TEMP TABLE {view}_rows AS SELECT * FROM read_csv({_quote(str(path))}, "
+            "all_varchar=true, "
             f"header={str(header).lower()}, delim={_quote(delimiter)}, store_rejects=true, "
             f"rejects_table='{reject_table}', rejects_scan='{reject_scan}'{names}"
             + (f", encoding={_quote(encoding)})" if encoding else ")")
@@ -231,18 +233,23 @@ def _read_csv(
             source=str(path),
             hint="Check source.format, source.delimiter and source.header in the mapping.",
         ) from None
+    con.raw_sql(
+        f"CREATE TEMP VIEW {view} AS SELECT rowid::BIGINT + {first} AS _line, * FROM {view}_rows"
+    )
     rejects = con.raw_sql(
         f"SELECT line, first(column_name) AS column_name, first(error_type) AS error_type, "
         f"first(csv_line) AS csv_line, string_agg(error_message, '; ') AS error_message "
         f"FROM {reject_table} GROUP BY line ORDER BY line"
     ).to_arrow_table()
     if rejects.num_rows:
-        _fix_lines_after_rejects(con, view, [int(x) for x in rejects.column("line").to_pylist()])
+        view = _fix_lines_after_rejects(
+            con, view, [int(x) for x in rejects.column("line").to_pylist()]
+        )
     return con.table(view), rejects
 
 
-def _fix_lines_after_rejects(con: Any, view: str, rejected: list[int]) -> None:
-    """Shift the line numbers of the rows that follow lines the reader rejected.
+def _fix_lines_after_rejects(con: Any, view: str, rejected: list[int]) -> str:
+    """The rows of ``view`` renumbered around the lines the reader rejected (a new table).
 
     Accepted rows were numbered as if no line was rejected. The j-th rejected line
     r_j (j from 0) precedes every accepted row numbered r_j - j or more, so a row's
@@ -252,11 +259,13 @@ def _fix_lines_after_rejects(con: Any, view: str, rejected: list[int]) -> None:
     for j, line in enumerate(sorted(set(rejected))):
         shifts[line - j] = j + 1
     values = ", ".join(f"({t}, {c})" for t, c in sorted(shifts.items()))
+    fixed = f"{view}_fixed"
     con.raw_sql(
-        f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT v._line + coalesce(s.c, 0) AS _line, "
+        f"CREATE TEMP TABLE {fixed} AS SELECT v._line + coalesce(s.c, 0) AS _line, "
         f"v.* EXCLUDE (_line) FROM {view} v ASOF LEFT JOIN (VALUES {values}) s(t, c) "
         f"ON v._line >= s.t ORDER BY 1"
     )
+    return fixed
 
 
 def _read_parquet(con: Any, path: Path) -> ibis.Table:
