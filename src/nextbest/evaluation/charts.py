@@ -21,9 +21,11 @@ from matplotlib.figure import Figure
 from nextbest.reporting.charts import figure_uri
 
 __all__ = [
+    "backtest_chart",
     "calibration_chart",
     "decile_chart",
     "gains_chart",
+    "importance_chart",
     "lift_chart",
     "pr_chart",
     "roc_chart",
@@ -120,3 +122,49 @@ def decile_chart(tables: Series, *, title: str = "Predicted and actual by decile
     if tables:
         ax.set_xticks(range(1, len(next(iter(tables.values()))[0]) + 1))
     return _finish(fig, ax, title, "predicted decile (1 = highest)", "mean value")
+
+
+def backtest_chart(
+    origins: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    metric: str,
+    *,
+    title: str = "Backtest by origin",
+) -> str:
+    """One line per model: ``metric`` at each rolling origin, oldest first (gaps where
+    a value is missing).
+
+    >>> backtest_chart(["2025-02", "2025-03"], {"m": [0.7, 0.72]}, "roc_auc")[:22]
+    'data:image/png;base64,'
+    """
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    x = np.arange(len(origins))
+    for i, (name, values) in enumerate(series.items()):
+        y = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        ax.plot(x, y, marker="o", markersize=4, **_style(name, i))
+    ax.set_xticks(x, list(origins), rotation=30, ha="right", fontsize=7)
+    return _finish(fig, ax, title, "origin (cutoff predicted)", metric)
+
+
+def importance_chart(
+    features: Sequence[str],
+    bars: Mapping[str, Sequence[float]],
+    *,
+    title: str = "Global importance (share of the total)",
+) -> str:
+    """Horizontal grouped bars per feature (most important at the top), one colour per
+    measure (mean |SHAP|, gain).
+
+    >>> importance_chart(["recency", "frequency"], {"mean |SHAP|": [0.7, 0.3]})[:22]
+    'data:image/png;base64,'
+    """
+    height = max(2.6, 0.28 * len(features) + 1.2)
+    fig, ax = plt.subplots(figsize=(5.6, height))
+    y = np.arange(len(features))
+    width = 0.8 / max(len(bars), 1)
+    for i, (name, values) in enumerate(bars.items()):
+        offset = (i - (len(bars) - 1) / 2) * width
+        ax.barh(y + offset, [float(v) for v in values], height=width, label=name)
+    ax.set_yticks(y, list(features), fontsize=7)
+    ax.invert_yaxis()
+    return _finish(fig, ax, title, "share", "")

@@ -14,13 +14,27 @@ HTML shows, including the points of each drawn curve.
 
 :func:`write_classification_report` takes the same arguments plus a folder and a
 file name, and writes ``<name>.html`` and ``<name>.json`` there.
+
+Both kinds of report can also show a rolling-origin backtest (``backtest``: the
+primary metric's name and one record per origin with the model's and the first
+baseline's metrics, drawn as a line by origin) and the model's global feature
+importance (``importance``: one record per feature, drawn as bars):
+
+>>> bt = {"metric": "roc_auc", "origins": [
+...     {"origin": "2025-02-01", "trained_on": ["2025-01-01"], "rows": 10,
+...      "model": {"roc_auc": 0.8}, "baseline": {"roc_auc": 0.7}}]}
+>>> imp = [{"feature": "recency", "mean_abs_shap": 0.5, "share": 1.0, "gain_share": 1.0}]
+>>> r = classification_report(y, {"model": model, "baseline": baseline}, n_boot=10,
+...                           backtest=bt, importance=imp)
+>>> r["backtest"]["origins"][0]["model"]["roc_auc"], r["importance"][0]["feature"]
+(0.8, 'recency')
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -30,9 +44,11 @@ import pandas as pd
 
 from nextbest.evaluation.bootstrap import paired_auc_bootstrap, paired_bootstrap
 from nextbest.evaluation.charts import (
+    backtest_chart,
     calibration_chart,
     decile_chart,
     gains_chart,
+    importance_chart,
     lift_chart,
     pr_chart,
     roc_chart,
@@ -121,6 +137,8 @@ def classification_report(
     k_fracs: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2),
     n_boot: int = 1000,
     seed: int = 0,
+    backtest: Mapping[str, Any] | None = None,
+    importance: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The numbers of a classification report (see :func:`write_classification_report`)."""
     models = _models(scores, "scores")
@@ -153,7 +171,48 @@ def classification_report(
     for name in names[1:]:
         cmp = paired_auc_bootstrap(y, checked[name], checked[names[0]], n_boot=n_boot, seed=seed)
         out["comparisons"][name] = cmp.to_dict()
-    return _clean(out)
+    return _clean(_add_sections(out, backtest, importance))
+
+
+def _add_sections(
+    out: dict[str, Any],
+    backtest: Mapping[str, Any] | None,
+    importance: Sequence[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    if backtest is not None:
+        origins = list(backtest.get("origins", []))
+        if "metric" not in backtest or not origins:
+            raise EvaluationInputError(
+                "a backtest needs its metric and at least one origin.",
+                field="backtest",
+                hint="Pass {'metric': 'roc_auc', 'origins': [{'origin': ..., 'model': {...}, "
+                "'baseline': {...}}, ...]}.",
+            )
+        out["backtest"] = {"metric": str(backtest["metric"]), "origins": origins}
+    if importance is not None:
+        out["importance"] = [dict(r) for r in importance]
+    return out
+
+
+def _section_charts(r: dict[str, Any]) -> dict[str, str]:
+    charts: dict[str, str] = {}
+    backtest = r.get("backtest")
+    if backtest:
+        metric, origins = backtest["metric"], backtest["origins"]
+        names = {"model": r["model"], "baseline": (r["baselines"] or ["baseline"])[0]}
+        charts["backtest"] = backtest_chart(
+            [str(o["origin"])[:10] for o in origins],
+            {label: [o.get(key, {}).get(metric) for o in origins] for key, label in names.items()},
+            metric,
+            title=f"Backtest: {metric} by origin",
+        )
+    importance = r.get("importance")
+    if importance:
+        bars = {"mean |SHAP|": [row.get("share") or 0.0 for row in importance]}
+        if all(row.get("gain_share") is not None for row in importance):
+            bars["gain"] = [row["gain_share"] for row in importance]
+        charts["importance"] = importance_chart([row["feature"] for row in importance], bars)
+    return charts
 
 
 def _classification_charts(r: dict[str, Any]) -> dict[str, str]:
@@ -183,7 +242,7 @@ def _classification_charts(r: dict[str, Any]) -> dict[str, str]:
                 for n, c in calibrated.items()
             }
         )
-    return charts
+    return charts | _section_charts(r)
 
 
 def _template() -> str:
@@ -203,6 +262,8 @@ def write_classification_report(
     k_fracs: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2),
     n_boot: int = 1000,
     seed: int = 0,
+    backtest: Mapping[str, Any] | None = None,
+    importance: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<name>.html`` and ``<name>.json`` comparing a binary model with its baselines.
 
@@ -229,6 +290,13 @@ def write_classification_report(
         Deciles for lift and calibration; top shares for precision at top-k.
     n_boot, seed : int
         Stratified bootstrap of each baseline's AUC against the model's.
+    backtest : dict, optional
+        ``{"metric": name, "origins": [record, ...]}``, a record per rolling origin
+        (oldest first) with ``origin``, ``trained_on``, ``rows`` and the ``model``'s
+        and ``baseline``'s metrics: a table and a line chart of ``metric`` by origin.
+    importance : list of dict, optional
+        One record per feature (``feature``, ``mean_abs_shap``, ``share``,
+        ``gain_share``), most important first: a table and a bar chart.
 
     Returns
     -------
@@ -245,6 +313,8 @@ def write_classification_report(
         k_fracs=k_fracs,
         n_boot=n_boot,
         seed=seed,
+        backtest=backtest,
+        importance=importance,
     )
     return write_report(Path(folder), name, r, _template(), _classification_charts(r))
 
@@ -258,6 +328,8 @@ def regression_report(
     bins: int = 10,
     n_boot: int = 1000,
     seed: int = 0,
+    backtest: Mapping[str, Any] | None = None,
+    importance: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The numbers of a regression report (see :func:`write_regression_report`)."""
     models = _models(predictions, "predictions")
@@ -280,7 +352,7 @@ def regression_report(
     for n in names[1:]:
         cmp = paired_bootstrap(model_error, np.abs(checked[n] - y), n_boot=n_boot, seed=seed)
         out["comparisons"][n] = cmp.to_dict()
-    return _clean(out)
+    return _clean(_add_sections(out, backtest, importance))
 
 
 def write_regression_report(
@@ -294,6 +366,8 @@ def write_regression_report(
     bins: int = 10,
     n_boot: int = 1000,
     seed: int = 0,
+    backtest: Mapping[str, Any] | None = None,
+    importance: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<name>.html`` and ``<name>.json`` comparing a numeric model with its baselines.
 
@@ -302,10 +376,19 @@ def write_regression_report(
     predicted-against-actual decile table and chart, and for each baseline a
     paired bootstrap of its absolute error minus the model's (``difference`` is
     how much the model lowers MAE; ``share_b_better`` the share of resamples in
-    which the baseline's error is higher). Returns the HTML and JSON paths.
+    which the baseline's error is higher). ``backtest`` and ``importance`` are as
+    for :func:`write_classification_report`. Returns the HTML and JSON paths.
     """
     r = regression_report(
-        y_true, predictions, title=title, extra=extra, bins=bins, n_boot=n_boot, seed=seed
+        y_true,
+        predictions,
+        title=title,
+        extra=extra,
+        bins=bins,
+        n_boot=n_boot,
+        seed=seed,
+        backtest=backtest,
+        importance=importance,
     )
     charts = {
         "deciles": decile_chart(
@@ -318,4 +401,4 @@ def write_regression_report(
             }
         )
     }
-    return write_report(Path(folder), name, r, _template(), charts)
+    return write_report(Path(folder), name, r, _template(), charts | _section_charts(r))

@@ -1,10 +1,11 @@
 """Model cards: one Markdown page per registered model version.
 
 The card says what the model is for, what data it saw (training and evaluation
-windows, data fingerprint, features), how it was configured and how well it did,
-its stage history, the library versions it was saved with, and the intended use
-and caveats. The registry writes it as ``card.md`` beside the model and rewrites it
-when the stage changes.
+windows, data fingerprint, features), how it was configured and how well it did
+(on the evaluation window and, when recorded, at each origin of a rolling-origin
+backtest), which features matter most to it, its stage history, the library
+versions it was saved with, and the intended use and caveats. The registry writes
+it as ``card.md`` beside the model and rewrites it when the stage changes.
 
 >>> import datetime as dt
 >>> from nextbest.models.registry import ModelVersion
@@ -19,6 +20,9 @@ when the stage changes.
 '# Model card: churn v3'
 >>> "| **roc_auc** (primary, higher is better) | 0.74 |" in card
 True
+>>> v.importance = [{"feature": "recency", "mean_abs_shap": 0.41, "share": 0.6}]
+>>> "| 1 | `recency` | 0.41 | 0.6 |" in model_card(v)
+True
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
     from nextbest.models.registry import ModelVersion
 
 __all__ = ["model_card"]
+
+TOP_FEATURES = 10
 
 PURPOSE = {
     "binary": (
@@ -67,6 +73,56 @@ def _overlaps(version: ModelVersion) -> bool:
     train_end = dt.datetime.fromisoformat(version.training_window[1])
     eval_start = dt.datetime.fromisoformat(version.evaluation_window[0])
     return eval_start < train_end
+
+
+def _backtest(records: list[dict[str, Any]]) -> list[str]:
+    """A table of the rolling-origin backtest: one row per origin, model beside baseline."""
+    if not records:
+        return []
+    metrics = [k for k in records[0].get("model", {}) if k not in ("n", "base_rate")]
+    header: tuple[str, ...] = ("origin", "trained on", "rows")
+    header += tuple(f"{who} {m}" for m in metrics for who in ("model", "baseline"))
+    rows = []
+    for r in records:
+        trained = r.get("trained_on") or []
+        span = f"{trained[0]} to {trained[-1]}" if trained else ""
+        cells = [r.get("model", {}).get(m) for m in metrics]
+        base = [r.get("baseline", {}).get(m) for m in metrics]
+        values = [c for pair in zip(cells, base, strict=True) for c in pair]
+        rows.append(
+            (
+                r.get("origin", ""),
+                span,
+                r.get("rows", ""),
+                *("" if c is None else c for c in values),
+            )
+        )
+    return [
+        "",
+        "## Backtest",
+        "",
+        "Rolling origin: at each origin a model of the same settings is fitted on the "
+        "cutoffs before it only, then scored there; the last origin is the evaluation window.",
+        "",
+        *_table(header, rows),
+    ]
+
+
+def _importance(records: list[dict[str, Any]]) -> list[str]:
+    """The most important features, with their importance numbers."""
+    if not records:
+        return []
+    columns = [k for k in records[0] if k != "feature"]
+    top = records[:TOP_FEATURES]
+    rows = [
+        (i, f"`{r.get('feature')}`", *(r.get(c, "") for c in columns)) for i, r in enumerate(top, 1)
+    ]
+    return [
+        "",
+        f"## Most important features (top {len(top)} of {len(records)})",
+        "",
+        *_table(("rank", "feature", *columns), rows),
+    ]
 
 
 def model_card(version: ModelVersion) -> str:
@@ -113,6 +169,9 @@ def model_card(version: ModelVersion) -> str:
         f"Primary metric: **{v.primary_metric}** = {_cell(v.score)} ({direction} is better), "
         f"measured on {evaluate}. A challenger replaces the champion only if it does "
         "better on the same window.",
+    ]
+    lines += _backtest(v.backtest) + _importance(v.importance)
+    lines += [
         "",
         "## Stage history",
         "",

@@ -219,6 +219,8 @@ class ModelVersion:
     higher_is_better: bool
     data_fingerprint: str
     notes: str = ""
+    importance: list[dict[str, Any]] = field(default_factory=list)
+    backtest: list[dict[str, Any]] = field(default_factory=list)
     libraries: dict[str, str] = field(default_factory=dict)
     kind: str = ""
     files: dict[str, str] = field(default_factory=dict)
@@ -415,11 +417,16 @@ class ModelRegistry:
         params: Mapping[str, Any] | None = None,
         higher_is_better: bool | None = None,
         notes: str = "",
+        importance: Sequence[Mapping[str, Any]] = (),
+        backtest: Sequence[Mapping[str, Any]] = (),
     ) -> ModelVersion:
         """Save ``model`` as the next version of ``name``, as a candidate.
 
         ``higher_is_better`` declares the direction of ``primary_metric``; it may be
-        left out for the metrics in :data:`METRIC_DIRECTIONS`.
+        left out for the metrics in :data:`METRIC_DIRECTIONS`. ``importance`` (one
+        record per feature: ``feature`` and its importance numbers, most important
+        first) and ``backtest`` (one record per rolling origin) are kept in
+        ``meta.json`` and shown in the model card.
         """
         from nextbest.models.card import model_card
         from nextbest.models.persist import _jsonable, model_kind, save_model
@@ -465,6 +472,8 @@ class ModelRegistry:
             "higher_is_better": bool(higher_is_better),
             "data_fingerprint": str(data_fingerprint),
             "notes": notes,
+            "importance": _jsonable([dict(r) for r in importance], "importance"),
+            "backtest": _jsonable([dict(r) for r in backtest], "backtest"),
             "libraries": library_versions(),
         }
         staging = self.root / name / f".incoming-{uuid.uuid4().hex}"

@@ -4,8 +4,11 @@ Both are scikit-learn estimators around one pipeline: the registry's preprocessi
 (:func:`nextbest.features.preprocess.build_preprocessor`) and a learner, LightGBM by
 default, with regularized logistic / ridge regression and random forests as the
 alternatives. Propensities handle class imbalance with class weights (or SMOTE on
-the preprocessed rows) and are calibrated (isotonic or Platt) on out-of-fold
-predictions; the decision threshold is chosen later, by an objective.
+the preprocessed rows) and are calibrated (isotonic or Platt): on out-of-fold
+predictions by default, or by a calibrator fitted elsewhere with :func:`fit_calibrator`
+and passed to ``fit`` (training on temporal cutoffs fits it on a later period than the
+model that produced its scores, see :mod:`nextbest.models.backtest`). The decision
+threshold is chosen later, by an objective.
 
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
@@ -15,6 +18,14 @@ predictions; the decision threshold is chosen later, by an objective.
 >>> model = PropensityModel("logistic", calibration=None).fit(X, y)
 >>> float(model.predict_proba(X)[:, 1][X.recency_days.argmin()]) > 0.9
 True
+
+A calibrator fitted on held-out scores is used as given, without extra fits:
+
+>>> early = PropensityModel("logistic", calibration=None).fit(X[:200], y[:200])
+>>> calibrator = fit_calibrator(early.predict_proba(X[200:])[:, 1], y[200:], "isotonic")
+>>> model = PropensityModel("logistic").fit(X, y, calibrator=calibrator)
+>>> model.calibrated_on_
+'given'
 """
 
 from __future__ import annotations
@@ -37,9 +48,18 @@ from nextbest.errors import ConfigError
 from nextbest.features.preprocess import build_preprocessor
 from nextbest.features.registry import Feature
 
-__all__ = ["ALGORITHMS", "LIGHTGBM_DEFAULTS", "PropensityModel", "ValueModel", "infer_features"]
+__all__ = [
+    "ALGORITHMS",
+    "CALIBRATIONS",
+    "LIGHTGBM_DEFAULTS",
+    "PropensityModel",
+    "ValueModel",
+    "fit_calibrator",
+    "infer_features",
+]
 
 ALGORITHMS = ("lightgbm", "logistic", "random_forest")
+CALIBRATIONS = ("isotonic", "sigmoid")
 LIGHTGBM_DEFAULTS: dict[str, Any] = {
     "n_estimators": 200,
     "learning_rate": 0.03,
@@ -120,7 +140,7 @@ class _Tabular(BaseEstimator):
         if calibrator is not None:
             files += save_model(calibrator, folder / "calibrator")
         params = {k: v for k, v in self.get_params().items() if k != "features"}
-        state = {k: getattr(self, k) for k in self._state}
+        state = {k: getattr(self, k, None) for k in self._state}
         meta = {
             "params": params,
             "features": [asdict(f) for f in self.features_],
@@ -170,7 +190,8 @@ class PropensityModel(ClassifierMixin, _Tabular):
         ``balanced`` weighs classes inversely to their frequency; None does not.
     calibration
         ``isotonic``, ``sigmoid`` (Platt) or None: a calibrator fitted on
-        ``calibration_folds``-fold out-of-fold predictions.
+        ``calibration_folds``-fold out-of-fold predictions, unless ``fit`` is given
+        a calibrator fitted elsewhere (see :meth:`fit`).
     smote
         Oversample the minority class with SMOTE on the preprocessed rows
         (needs ``imbalanced-learn``); then ``class_weight`` is not applied.
@@ -178,7 +199,7 @@ class PropensityModel(ClassifierMixin, _Tabular):
         The decision threshold ``predict`` uses (set one with ``choose_threshold``).
     """
 
-    _state = ("threshold_",)
+    _state = ("threshold_", "calibrated_on_")
 
     def __init__(
         self,
@@ -236,7 +257,16 @@ class PropensityModel(ClassifierMixin, _Tabular):
         pipe.named_steps["model"].fit(Xr, yr)
         return pipe
 
-    def fit(self, X: pd.DataFrame, y: Any) -> PropensityModel:
+    def fit(self, X: pd.DataFrame, y: Any, *, calibrator: Any = None) -> PropensityModel:
+        """Fit the pipeline on ``X``, ``y`` and calibrate it.
+
+        ``calibrator`` is a calibrator already fitted on held-out (uncalibrated
+        probability, outcome) pairs, e.g. by :func:`fit_calibrator` on a later period
+        than the rows a model of the same settings was fitted on: it is used as given
+        and no out-of-fold fits are made (``calibrated_on_`` is ``"given"``). Without
+        one, ``calibration`` decides: a calibrator on ``calibration_folds``-fold
+        out-of-fold predictions (``"out-of-fold"``), or none.
+        """
         features = self._features(X)
         y = np.asarray(y).astype(int)
         if set(np.unique(y)) - {0, 1} or len(np.unique(y)) < 2:
@@ -247,27 +277,33 @@ class PropensityModel(ClassifierMixin, _Tabular):
             )
         X = X[[f.name for f in features]]
         self.features_ = features
+        if calibrator is not None and not callable(getattr(calibrator, "predict", None)):
+            raise ConfigError(
+                f"the calibrator is a {type(calibrator).__name__}, which has no predict method",
+                field="calibrator",
+                hint="Pass one made by fit_calibrator(scores, outcomes, 'isotonic').",
+            )
         self.pipeline_ = self._fit_pipeline(X, y, features)
-        self.calibrator_ = None if self.calibration is None else self._calibrator(X, y, features)
+        self.calibrated_on_: str | None
+        if calibrator is not None:
+            self.calibrator_, self.calibrated_on_ = calibrator, "given"
+        elif self.calibration is None:
+            self.calibrator_, self.calibrated_on_ = None, None
+        else:
+            self.calibrator_ = self._calibrator(X, y, features)
+            self.calibrated_on_ = "out-of-fold"
         self.threshold_ = float(self.threshold)
         return self
 
     def _calibrator(self, X: pd.DataFrame, y: np.ndarray, features: list[Feature]) -> Any:
         """Isotonic or Platt scaling fitted on out-of-fold probabilities."""
+        _check_calibration(self.calibration)
         folds = StratifiedKFold(self.calibration_folds, shuffle=True, random_state=self.seed)
         oof = np.empty(len(y))
         for train, valid in folds.split(X, y):
             pipe = self._fit_pipeline(X.iloc[train], y[train], features)
             oof[valid] = pipe.predict_proba(X.iloc[valid])[:, 1]
-        if self.calibration == "isotonic":
-            return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof, y)
-        if self.calibration == "sigmoid":
-            return _Platt().fit(oof, y)
-        raise ConfigError(
-            f"unknown calibration {self.calibration!r}",
-            field="calibration",
-            hint="Use isotonic, sigmoid or none.",
-        )
+        return fit_calibrator(oof, y, self.calibration)  # type: ignore[arg-type]
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The uncalibrated score (log-odds for LightGBM and logistic)."""
@@ -286,16 +322,73 @@ class PropensityModel(ClassifierMixin, _Tabular):
     def classes_(self) -> np.ndarray:
         return np.array([0, 1])
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def uncalibrated_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """The pipeline's probability of the positive outcome, before calibration (1-D)."""
         check_is_fitted(self, "pipeline_")
         X = X[[f.name for f in self.features_]]
-        p = self.pipeline_.predict_proba(X)[:, 1]
+        return np.asarray(self.pipeline_.predict_proba(X)[:, 1], dtype=float)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.uncalibrated_proba(X)
         if self.calibrator_ is not None:
             p = np.clip(self.calibrator_.predict(p), 0.0, 1.0)
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= self.threshold_).astype(int)
+
+
+def _check_calibration(method: Any) -> str:
+    if method not in CALIBRATIONS:
+        raise ConfigError(
+            f"unknown calibration {method!r}",
+            field="calibration",
+            hint="Use isotonic, sigmoid or none.",
+        )
+    return str(method)
+
+
+def fit_calibrator(scores: Any, y: Any, method: Literal["isotonic", "sigmoid"] = "isotonic") -> Any:
+    """A calibrator (``predict(p) -> calibrated p``) fitted on held-out probabilities.
+
+    ``scores`` are uncalibrated probabilities of rows a model did not train on and
+    ``y`` their 0/1 outcomes; ``method`` is ``isotonic`` (a monotone step function,
+    kept within ``[1/(n+1), n/(n+1)]`` for ``n`` rows) or ``sigmoid`` (Platt scaling:
+    a logistic curve over the log-odds, smoother and steadier on a few thousand rows).
+
+    >>> cal = fit_calibrator([0.2, 0.4, 0.6, 0.8], [0, 0, 1, 1], "isotonic")
+    >>> cal.predict(np.array([0.3, 0.7])).tolist()
+    [0.2, 0.8]
+    """
+    method = _check_calibration(method)  # type: ignore[assignment]
+    p = np.asarray(scores, dtype=float).ravel()
+    outcome = np.asarray(y).ravel()
+    if p.size != outcome.size or p.size == 0:
+        raise ConfigError(
+            f"a calibrator needs one outcome per score (got {p.size} scores, "
+            f"{outcome.size} outcomes)",
+            field="y",
+        )
+    if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+        raise ConfigError(
+            "calibration scores must be probabilities in [0, 1]",
+            field="scores",
+            hint="Pass predict_proba(X)[:, 1] of an uncalibrated model.",
+        )
+    if set(np.unique(outcome).tolist()) - {0, 1} or len(np.unique(outcome)) < 2:
+        raise ConfigError(
+            "a calibrator needs both outcomes (0 and 1) among its rows",
+            field="y",
+            hint="Calibrate on a longer or broader period.",
+        )
+    outcome = outcome.astype(int)
+    if method == "isotonic":
+        # a step holding one outcome only would claim certainty (an infinite log loss
+        # on the next miss): outputs stay within [1/(n+1), n/(n+1)]
+        edge = 1.0 / (p.size + 1)
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=edge, y_max=1.0 - edge)
+        return iso.fit(p, outcome)
+    return _Platt().fit(p, outcome)
 
 
 class _Platt(BaseEstimator):

@@ -102,7 +102,11 @@ class SearchResult:
 
     ``trials`` has one row per trial: ``number``, ``state`` (``COMPLETE``, ``PRUNED``),
     ``score`` (mean over the folds it ran), ``folds`` (how many ran), ``seconds`` and
-    one ``param_<name>`` column per parameter.
+    one ``param_<name>`` column per parameter. With ``keep_predictions``,
+    ``predictions`` holds the best trial's validation predictions, one array per fold
+    (the probability of class 1 or the prediction, in the fold's row order): what a
+    model with ``best_params`` fitted on each fold's training rows predicts, so a
+    caller can reuse them instead of fitting those models again.
     """
 
     best_params: dict[str, Any]
@@ -112,6 +116,12 @@ class SearchResult:
     seconds: float
     metric: str
     direction: str
+    predictions: tuple[np.ndarray, ...] | None = None
+
+    @property
+    def fits(self) -> int:
+        """How many models the search fitted (one per fold each trial ran)."""
+        return int(self.trials["folds"].sum()) if len(self.trials) else 0
 
 
 # --- folds --------------------------------------------------------------------------------
@@ -338,7 +348,7 @@ def _fold_score(
     fold: Fold,
     k: int,
     metric: _Metric,
-) -> float:
+) -> tuple[float, np.ndarray]:
     train, valid = fold
     _fit(model, _rows(X, train), y[train], None if weight is None else weight[train])
     X_valid, y_valid = _rows(X, valid), y[valid]
@@ -354,7 +364,7 @@ def _fold_score(
     score = float(metric.score(y_valid, pred, None if weight is None else weight[valid]))
     if not math.isfinite(score):
         raise NextBestError(f"fold {k}: the score is {score}")
-    return score
+    return score, np.asarray(pred)
 
 
 def evaluate(
@@ -380,7 +390,7 @@ def evaluate(
     weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     checked = _prepare_folds(folds, len(y_arr), times)
     scores = [
-        _fold_score(make_model(dict(params)), X, y_arr, weight, fold, k, measure)
+        _fold_score(make_model(dict(params)), X, y_arr, weight, fold, k, measure)[0]
         for k, fold in enumerate(checked, start=1)
     ]
     return float(np.mean(scores))
@@ -417,6 +427,7 @@ def search(
     *,
     times: Any = None,
     verbose: bool = False,
+    keep_predictions: bool = False,
 ) -> SearchResult:
     """Search ``space`` for the parameters of ``make_model`` that score best over ``folds``.
 
@@ -450,6 +461,9 @@ def search(
     verbose
         Let Optuna log each trial (by default it only logs errors; a failing fit's
         exception is raised either way).
+    keep_predictions
+        Keep the best trial's validation predictions per fold
+        (:attr:`SearchResult.predictions`); only the best so far is held in memory.
     """
     measure = _metric(metric)
     y_arr = np.asarray(y)
@@ -460,6 +474,14 @@ def search(
     if n_trials is None and timeout is None:
         raise NextBestError("give n_trials or timeout, or the search would never end")
 
+    kept: dict[str, Any] = {"number": None, "score": None, "predictions": None}
+
+    def keep(trial: optuna.Trial, score: float, predictions: list[np.ndarray]) -> None:
+        best = kept["score"]
+        better = best is None or (score > best if measure.direction == "maximize" else score < best)
+        if keep_predictions and better:  # ties keep the earlier trial, as Optuna does
+            kept.update(number=trial.number, score=score, predictions=tuple(predictions))
+
     def objective(trial: optuna.Trial) -> float:
         if callable(space):
             params = dict(space(trial))
@@ -467,14 +489,19 @@ def search(
             params = {name: _suggest(trial, name, spec) for name, spec in space.items()}
         trial.set_user_attr("params", params)
         scores: list[float] = []
+        predictions: list[np.ndarray] = []
         for k, fold in enumerate(checked, start=1):
-            scores.append(_fold_score(make_model(dict(params)), X, y_arr, weight, fold, k, measure))
+            score, pred = _fold_score(make_model(dict(params)), X, y_arr, weight, fold, k, measure)
+            scores.append(score)
+            if keep_predictions:
+                predictions.append(pred)
             running = float(np.mean(scores))
             trial.set_user_attr("folds", k)
             trial.set_user_attr("score", running)
             trial.report(running, step=k - 1)
             if k < len(checked) and trial.should_prune():
                 raise optuna.TrialPruned()
+        keep(trial, float(np.mean(scores)), predictions)
         return float(np.mean(scores))
 
     previous = optuna.logging.get_verbosity()
@@ -505,6 +532,7 @@ def search(
         seconds=seconds,
         metric=metric,
         direction=measure.direction,
+        predictions=kept["predictions"] if kept["number"] == best.number else None,
     )
 
 

@@ -4,6 +4,8 @@
   makes and whether they are still active, from frequency, recency and T.
 * :class:`GammaGamma` forecasts the value of a customer's purchases and combines
   with either count model into a discounted :meth:`GammaGamma.customer_lifetime_value`.
+* :class:`BGNBDGammaGamma` joins BG/NBD and Gamma-Gamma into one model that
+  forecasts P(alive), purchases, spend and discounted value over a horizon in days.
 * :func:`rfm_summary` and :func:`calibration_holdout_summary` turn a transactions
   frame into the inputs these models take.
 
@@ -22,6 +24,7 @@ from nextbest.models.clv.gamma_gamma import (
     gamma_gamma_log_likelihood,
     gamma_gamma_log_likelihood_grad,
 )
+from nextbest.models.clv.lifetime import BGNBDGammaGamma
 from nextbest.models.clv.pareto_nbd import ParetoNBD, pareto_nbd_log_likelihood
 from nextbest.models.clv.simulate import simulate_bgnbd, simulate_gamma_gamma, simulate_pareto_nbd
 from nextbest.models.clv.summary import UNITS, calibration_holdout_summary, rfm_summary
@@ -31,6 +34,7 @@ __all__ = [
     "DAYS_PER_MONTH",
     "UNITS",
     "WEEKS_PER_MONTH",
+    "BGNBDGammaGamma",
     "GammaGamma",
     "ModelInputError",
     "NotFittedError",
