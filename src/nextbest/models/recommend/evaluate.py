@@ -109,24 +109,18 @@ def grid_search(
     if metric not in ACCURACY:
         raise RecommendInputError(f"must be one of {ACCURACY}; got {metric!r}.", field="metric")
     names = list(grid)
-    rows = []
+    rows, combos = [], []
     for values in itertools.product(*(grid[n] for n in names)) if names else [()]:
         params = dict(zip(names, values, strict=True))
         t0 = time.perf_counter()
         model = make(**params).fit(interactions, **(fit_kwargs or {}))
         score = evaluate(model, truth, k)[metric]
         rows.append({**params, metric: score, "seconds": time.perf_counter() - t0})
+        combos.append(params)
+    scores = np.array([r[metric] for r in rows])
+    best = int(np.argmax(scores))  # the first of equal scores: grid order
     table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="stable")
-    best = table.iloc[0]
-    return GridResult({n: _plain(best[n]) for n in names}, float(best[metric]), table)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value
+    return GridResult(combos[best], float(scores[best]), table)
 
 
 @dataclass

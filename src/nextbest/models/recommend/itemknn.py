@@ -50,6 +50,7 @@ def top_neighbors(
         raise RecommendInputError(
             f"must be 'cosine', 'jaccard' or 'count'; got {normalize!r}.", field="normalize"
         )
+    neighbors = None if neighbors is None else int(neighbors)
     Xc = sp.csc_matrix(X, dtype=np.float64)
     n_items = Xc.shape[1]
     counts = np.diff(Xc.indptr).astype(np.float64)
