@@ -159,7 +159,11 @@ class TrainSettings(_Section):
     baseline: str = Field("logistic", description="the model every report compares against")
     trials: int = Field(20, ge=0, description="hyper-parameter search trials (0: defaults)")
     timeout_seconds: float | None = Field(None, description="stop the search after this long")
-    calibration: str | None = Field("isotonic", description="isotonic, sigmoid or null")
+    calibration: str | None = Field(
+        "sigmoid",
+        description="sigmoid (Platt), isotonic or null; fitted on the last training "
+        "cutoff's predictions by the model of the earlier ones",
+    )
     class_weight: str | None = Field("balanced", description="balanced or null")
     smote: bool = Field(False, description="oversample the rarer outcome (imbalanced-learn)")
     objective: str = Field("f1", description="threshold objective: f1, profit or budget")
@@ -168,6 +172,18 @@ class TrainSettings(_Section):
         None, description="profit objective: value per customer in tp, fp, fn, tn"
     )
     seed: int = Field(0, description="seed for searches and learners")
+    importance_rows: int = Field(
+        20_000, ge=100, description="evaluation rows (a seeded sample) for global importance"
+    )
+    clv_bgnbd: bool = Field(
+        True, description="clv: also register the BG/NBD x Gamma-Gamma model as clv_bgnbd"
+    )
+    discount_rate: float = Field(
+        0.1,
+        ge=0,
+        lt=10,
+        description="annual discount rate of lifetime value (training and scoring; 0.1: 10%)",
+    )
 
 
 class ReportSettings(_Section):

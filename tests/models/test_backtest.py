@@ -90,6 +90,15 @@ def test_out_of_time_calibration_beats_raw_and_in_time_calibration_under_drift(d
     assert roc_auc(y_test, p) == pytest.approx(roc_auc(y_test, q))
 
 
+def test_an_origin_with_one_outcome_before_it_is_left_out(data):
+    X, y, times = data
+    y = y.copy()
+    y[times == np.datetime64(CUTOFFS[0])] = 0  # nobody did it at the first cutoff
+    fits = rolling_origin(logistic, X, y, times, calibration="sigmoid")
+    assert [f.origin for f in fits] == [c.to_pydatetime() for c in CUTOFFS[2:]]
+    assert fits[0].calibrated is None and fits[1].calibrated is not None
+
+
 def test_given_predictions_are_reused_instead_of_fitted(data):
     X, y, times = data
     made = []

@@ -31,12 +31,21 @@ def score(
     no_reasons: Annotated[
         bool, typer.Option("--no-reasons", help="Skip the reason codes (faster).")
     ] = False,
+    discount_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--discount-rate",
+            help="Annual discount rate of lifetime value (default: training.discount_rate).",
+            show_default=False,
+        ),
+    ] = None,
     as_of: AsOfOpt = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the scores table: per customer each champion's score, decile, segment,
-    reason codes and model version."""
+    reason codes and model version; lifetime-value models add P(alive), expected
+    purchases, spend per purchase and discounted value over their horizon."""
     from nextbest.models.registry import ModelRegistry
     from nextbest.models.score import score_warehouse
 
@@ -54,6 +63,9 @@ def score(
             models=model or None,
             reasons=not no_reasons,
             progress=step,
+            discount_rate=settings.training.discount_rate
+            if discount_rate is None
+            else discount_rate,
         )
     models = ", ".join(f"{n} v{v}" for n, v in result.models.items())
     emit(

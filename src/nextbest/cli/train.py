@@ -74,6 +74,9 @@ def train(
         threads=settings.models.threads,
         seed=ts.seed,
         as_of=parse_as_of(as_of),
+        discount_rate=ts.discount_rate,
+        importance_rows=ts.importance_rows,
+        clv_bgnbd=ts.clv_bgnbd,
     )
     registry = ModelRegistry(settings.models_dir(root), num_threads=settings.models.threads)
     with (
@@ -102,7 +105,29 @@ def train(
             f"({result.rows['test']:,} customers)"
         )
         out.print(("promoted: " if result.promoted else "not promoted: ") + result.verdict)
+        if len(result.backtest) > 1:
+            shown = ", ".join(
+                f"{r['origin'][:10]} {_fmt(r['model'].get(primary))}" for r in result.backtest
+            )
+            out.print(f"backtest {primary} by origin: {shown}")
+        if result.importance:
+            top = ", ".join(r["feature"] for r in result.importance[:5])
+            out.print(f"top features: {top}")
+        for extra in result.companions:
+            if extra.get("registered"):
+                out.print(
+                    f"{extra['model']} v{extra['version']} ({extra['stage']}): rmse "
+                    f"{_fmt(extra['metrics'].get('rmse'))}; "
+                    + ("promoted: " if extra["promoted"] else "not promoted: ")
+                    + extra["verdict"]
+                )
+            else:
+                out.print(f"{extra['model']}: {extra['verdict']}")
         if result.report:
             out.print(f"report: {result.report}")
 
     emit(as_json, result.as_dict(), render)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

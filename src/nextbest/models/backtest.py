@@ -56,9 +56,10 @@ class OriginFit:
 
     ``raw`` is the prediction of a model fitted on the ``trained_on`` cutoffs for
     the origin's rows (positions ``rows``, outcomes ``y``). For probabilities,
-    ``calibrated`` is ``raw`` through the previous origin's calibrator (None at the
-    first origin, which has no earlier out-of-time predictions) and ``calibrator``
-    is fitted on this origin's ``raw`` and ``y``. ``reused`` says the predictions
+    ``calibrated`` is ``raw`` through the latest earlier origin's calibrator (None at
+    the first origin, which has no earlier out-of-time predictions) and
+    ``calibrator`` is fitted on this origin's ``raw`` and ``y`` (None when they hold
+    one outcome only). ``reused`` says the predictions
     came from ``reuse`` rather than a new fit.
     """
 
@@ -104,6 +105,9 @@ def rolling_origin(
 ) -> list[OriginFit]:
     """Fit on the cutoffs before each origin and predict it, oldest origin first.
 
+    For probabilities, an origin whose earlier cutoffs hold one outcome only has
+    nothing to learn from and is left out.
+
     Parameters
     ----------
     make
@@ -130,9 +134,12 @@ def rolling_origin(
         raise ConfigError(f"X has {len(X)} rows but y has {len(outcome)}", field="y")
     known = {pd.Timestamp(k): v for k, v in (reuse or {}).items()}
     fits: list[OriginFit] = []
+    calibrator = None
     for i, origin in enumerate(order[1:], start=1):
         fit_rows = np.flatnonzero(stamps < origin)
         rows = np.flatnonzero(stamps == origin)
+        if task == "binary" and len(np.unique(outcome[fit_rows])) < 2:
+            continue  # nothing to learn from yet: this origin is not backtested
         given = known.get(pd.Timestamp(origin))
         if given is not None and len(given) == len(rows):
             raw, reused = np.asarray(given, dtype=float), True
@@ -148,10 +155,10 @@ def rolling_origin(
             reused=reused,
         )
         if calibration is not None:
-            if fits and fits[-1].calibrator is not None:
-                fit.calibrated = np.clip(fits[-1].calibrator.predict(raw), 0.0, 1.0)
+            if calibrator is not None:
+                fit.calibrated = np.clip(calibrator.predict(raw), 0.0, 1.0)
             if len(np.unique(fit.y)) == 2:
-                fit.calibrator = fit_calibrator(raw, fit.y, calibration)
+                fit.calibrator = calibrator = fit_calibrator(raw, fit.y, calibration)
         fits.append(fit)
     return fits
 

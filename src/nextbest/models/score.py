@@ -4,6 +4,14 @@ The ``scores`` table holds one row per customer and model for each ``as_of``:
 the score (a probability, or a value for value models), its decile (1 = the top
 tenth), the customer's RFM segment and persona when segments are stored, the top
 three reasons behind the score in words, and the model version that produced it.
+
+A lifetime-value model (task ``clv``, such as ``clv_bgnbd``) scores the customers
+with an order before ``as_of`` from their order history (frequency, recency, age and
+mean repeat spend in days), not from the feature snapshot. Its rows add
+``p_alive``, ``expected_purchases`` (purchase days in the model's horizon),
+``spend_per_purchase`` and ``clv`` (the expected spend in the horizon, discounted
+at the annual ``discount_rate``); ``score`` is the ``clv``. Other models' rows
+leave those columns empty.
 """
 
 from __future__ import annotations
@@ -25,10 +33,19 @@ from nextbest.features.store import list_snapshots, load_snapshot
 from nextbest.models.registry import ModelRegistry, ModelVersion
 from nextbest.warehouse import Warehouse
 
-__all__ = ["SCORES_TABLE", "ScoreResult", "deciles", "score_frame", "score_warehouse"]
+__all__ = [
+    "CLV_COLUMNS",
+    "SCORES_TABLE",
+    "ScoreResult",
+    "clv_score_frame",
+    "deciles",
+    "score_frame",
+    "score_warehouse",
+]
 
 SCORES_TABLE = "scores"
 REASONS = 3
+CLV_COLUMNS = ("p_alive", "expected_purchases", "spend_per_purchase", "clv")
 
 
 @dataclass
@@ -114,6 +131,61 @@ def score_frame(
     return out
 
 
+def _texts(values: np.ndarray, template: str) -> np.ndarray:
+    """``template`` formatted once per distinct rounded value, spread over the rows."""
+    distinct, inverse = np.unique(np.round(values, 2), return_inverse=True)
+    return np.array([template.format(v) for v in distinct], dtype=object)[inverse]
+
+
+def clv_score_frame(
+    model: Any,
+    version: ModelVersion,
+    summary: pd.DataFrame,
+    *,
+    discount_rate: float | None = None,
+    reasons: bool = True,
+) -> pd.DataFrame:
+    """Score customers' order summaries (index: customer id) with a lifetime-value model.
+
+    ``summary`` has the model's inputs (``frequency``, ``recency``, ``T``,
+    ``monetary_value`` in days, as :func:`nextbest.models.train.order_summary` gives);
+    ``discount_rate`` overrides the annual rate the model was trained with.
+    """
+    missing = [f for f in version.features if f not in summary.columns]
+    if missing:
+        raise NextBestError(
+            f"{version.label} needs inputs the order summary lacks: {', '.join(missing)}",
+            field="features",
+        )
+    forecast = model.predict_frame(summary, discount_rate=discount_rate)
+    clv = forecast["clv"].to_numpy(dtype=float)
+    out = pd.DataFrame(
+        {
+            "customer_id": summary.index.to_numpy(),
+            "model": version.name,
+            "version": version.version,
+            "score": clv,
+            "decile": deciles(clv),
+        }
+    )
+    if reasons:
+        horizon = int(model.horizon_days)
+        out["reason_1"] = _texts(forecast["p_alive"].to_numpy(), "P(still active) {:.2f}")
+        out["reason_2"] = _texts(
+            forecast["expected_purchases"].to_numpy(),
+            "{:.2f} purchases expected in the next " + f"{horizon} days",
+        )
+        out["reason_3"] = _texts(
+            forecast["spend_per_purchase"].to_numpy(), "about {:,.2f} per purchase"
+        )
+    else:
+        for i in range(1, REASONS + 1):
+            out[f"reason_{i}"] = ""
+    for column in CLV_COLUMNS:
+        out[column] = forecast[column].to_numpy(dtype=float)
+    return out
+
+
 def _snapshot(wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings | None) -> pd.DataFrame:
     if as_of in list_snapshots(wh):
         return load_snapshot(wh, as_of).drop(columns="as_of")
@@ -141,8 +213,13 @@ def score_warehouse(
     models: list[str] | None = None,
     reasons: bool = True,
     progress: Callable[[str], None] | None = None,
+    discount_rate: float | None = None,
 ) -> ScoreResult:
-    """Score every customer with each champion (or the named models) and store it."""
+    """Score every customer with each champion (or the named models) and store it.
+
+    ``discount_rate`` is the annual rate lifetime-value models discount with (None:
+    the rate each was trained with).
+    """
     say = progress or (lambda _: None)
     t0 = time.perf_counter()
     names = models or registry.names()
@@ -157,9 +234,22 @@ def score_warehouse(
     snapshot = _snapshot(wh, as_of, settings)
     descriptions = {f.name: f.description for f in REGISTRY.declared(Context.empty(as_of))}
     parts = []
+    summary: pd.DataFrame | None = None
     for name, version in chosen:
         say(f"scoring with {version.label}")
         model = registry.load(name, version.version)
+        if version.task == "clv":
+            if summary is None:
+                from nextbest.models.train import order_summary
+
+                summary = order_summary(wh, as_of)
+                summary = summary[summary.index.isin(snapshot["customer_id"])]
+            parts.append(
+                clv_score_frame(
+                    model, version, summary, discount_rate=discount_rate, reasons=reasons
+                )
+            )
+            continue
         parts.append(score_frame(model, version, snapshot, descriptions, reasons=reasons))
     scores = pd.concat(parts, ignore_index=True)
     segments = _segments(wh, as_of)
