@@ -212,3 +212,13 @@ def test_planted_blocks_are_reproducible():
     a, ha = planted_blocks(seed=1)
     b, hb = planted_blocks(seed=1)
     assert (a.matrix != b.matrix).nnz == 0 and ha == hb
+
+
+@pytest.mark.parametrize("make", [lambda: ALS(factors=4, binary=False), lambda: EASE(binary=False)])
+def test_weighted_input_fits(make):
+    frame = pd.DataFrame(
+        {"u": [1, 1, 2, 2, 3], "i": list("ababa"), "t": range(5), "w": [1.0, 5.0, 3.0, 1.0, 2.0]}
+    )
+    x = Interactions.from_frame(frame, "u", "i", "t", "w")
+    model = make().fit(x)
+    assert model.recommend_frame([3], k=1)["item_id"].tolist() == ["b"]

@@ -37,6 +37,7 @@ from nextbest.models.recommend.interactions import Interactions, to_seconds
 from nextbest.models.recommend.itemknn import ItemKNN, top_neighbors
 from nextbest.models.recommend.popularity import Popularity
 from nextbest.models.recommend.profile import decayed_profile, recency_age
+from nextbest.models.recommend.ranker import RANKER_PARAMS, CandidateRanker
 from nextbest.models.recommend.sequential import Transitions
 from nextbest.models.recommend.source import (
     DEFAULT_WEIGHTS,
@@ -55,6 +56,8 @@ __all__ = [
     "BPR",
     "DEFAULT_WEIGHTS",
     "EASE",
+    "RANKER_PARAMS",
+    "CandidateRanker",
     "CoOccurrence",
     "Comparison",
     "ContentSimilarity",

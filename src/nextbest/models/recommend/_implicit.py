@@ -34,7 +34,9 @@ class FactorModel(Recommender):
 
     def _train_matrix(self, x: Interactions) -> sp.csr_matrix:
         m = x.binary() if self.binary else x.matrix
-        return sp.csr_matrix(m, dtype=np.float32)
+        # implicit writes through buffers: hand it arrays of its own
+        data = np.array(m.data, dtype=np.float32)
+        return sp.csr_matrix((data, m.indices.copy(), m.indptr.copy()), shape=m.shape)
 
     def fit(self, interactions: Interactions) -> FactorModel:
         x = self._check_interactions(interactions)

@@ -209,12 +209,14 @@ class Interactions:
             weight=("weight", "sum"), time=("time", "max")
         )
         rows = pairs.index.get_level_values(0).to_numpy()
-        cols = pairs.index.get_level_values(1).to_numpy(dtype=np.int32)
+        cols = np.array(pairs.index.get_level_values(1), dtype=np.int32)
         indptr = np.zeros(shape[0] + 1, dtype=np.int64)
         np.add.at(indptr, rows + 1, 1)
         indptr = np.cumsum(indptr)
-        matrix = sp.csr_matrix((pairs["weight"].to_numpy(), cols, indptr), shape=shape)
-        last = sp.csr_matrix((pairs["time"].to_numpy(), cols.copy(), indptr.copy()), shape=shape)
+        weight = np.array(pairs["weight"], dtype=np.float64)
+        matrix = sp.csr_matrix((weight, cols, indptr), shape=shape)
+        last_t = np.array(pairs["time"], dtype=np.float64)
+        last = sp.csr_matrix((last_t, cols.copy(), indptr.copy()), shape=shape)
         return cls(np.asarray(users), np.asarray(items), matrix, last, log)
 
     def user_index(self, ids: Iterable[Any]) -> np.ndarray:
