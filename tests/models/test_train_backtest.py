@@ -175,3 +175,19 @@ def test_tabular_rows_leave_the_lifetime_value_columns_empty(clv, shop):
     assert set(table.model) == {"clv", "clv_bgnbd"}
     assert table.loc[table.model == "clv", list(CLV_COLUMNS)].isna().all().all()
     assert pd.notna(table.loc[table.model == "clv_bgnbd", "p_alive"]).all()
+
+
+def test_a_logistic_model_beside_its_logistic_baseline(shop, snapshots, tmp_path):
+    options = TrainOptions(algorithm="logistic", windows=2, trials=0, importance_rows=150)
+    result = train(
+        shop,
+        ModelRegistry(tmp_path / "m"),
+        Target("purchase"),
+        options,
+        report_dir=tmp_path / "r",
+        snapshots=snapshots,
+    )
+    report = json.loads((tmp_path / "r" / "model-purchase.json").read_text())
+    assert list(report["models"]) == ["logistic", "baseline"]
+    assert result.importance and "gain_share" not in result.importance[0]  # linear: no gain
+    assert result.fits == {"search": 0, "backtest": 1, "final": 1, "total": 2, "baseline": 2}

@@ -75,28 +75,39 @@ def _overlaps(version: ModelVersion) -> bool:
     return eval_start < train_end
 
 
+_METRIC_ORDER = ("roc_auc", "pr_auc", "log_loss", "brier", "rmse", "mae", "r2", "spearman")
+_IMPORTANCE_ORDER = ("mean_abs_shap", "share", "gain_share")
+
+
+def _ordered(keys: Any, preferred: tuple[str, ...], skip: tuple[str, ...] = ()) -> list[str]:
+    """``keys`` in the ``preferred`` order, then the others as they come."""
+    present = [k for k in keys if k not in skip]
+    return [k for k in preferred if k in present] + [k for k in present if k not in preferred]
+
+
+def _day(value: Any) -> str:
+    """An ISO timestamp as its date when it is midnight."""
+    text = str(value)
+    return text[:10] if text.endswith("T00:00:00") else text
+
+
 def _backtest(records: list[dict[str, Any]]) -> list[str]:
     """A table of the rolling-origin backtest: one row per origin, model beside baseline."""
     if not records:
         return []
-    metrics = [k for k in records[0].get("model", {}) if k not in ("n", "base_rate")]
+    metrics = _ordered(records[0].get("model", {}), _METRIC_ORDER, ("n", "base_rate"))
     header: tuple[str, ...] = ("origin", "trained on", "rows")
     header += tuple(f"{who} {m}" for m in metrics for who in ("model", "baseline"))
     rows = []
     for r in records:
-        trained = r.get("trained_on") or []
-        span = f"{trained[0]} to {trained[-1]}" if trained else ""
-        cells = [r.get("model", {}).get(m) for m in metrics]
-        base = [r.get("baseline", {}).get(m) for m in metrics]
-        values = [c for pair in zip(cells, base, strict=True) for c in pair]
-        rows.append(
-            (
-                r.get("origin", ""),
-                span,
-                r.get("rows", ""),
-                *("" if c is None else c for c in values),
-            )
-        )
+        trained = [_day(t) for t in r.get("trained_on") or []]
+        span = " to ".join(dict.fromkeys([trained[0], trained[-1]])) if trained else ""
+        values = []
+        for m in metrics:
+            for who in ("model", "baseline"):
+                value = r.get(who, {}).get(m)
+                values.append("" if value is None else value)
+        rows.append((_day(r.get("origin", "")), span, r.get("rows", ""), *values))
     return [
         "",
         "## Backtest",
@@ -112,14 +123,18 @@ def _importance(records: list[dict[str, Any]]) -> list[str]:
     """The most important features, with their importance numbers."""
     if not records:
         return []
-    columns = [k for k in records[0] if k != "feature"]
+    columns = _ordered(records[0], _IMPORTANCE_ORDER, ("feature",))
     top = records[:TOP_FEATURES]
     rows = [
         (i, f"`{r.get('feature')}`", *(r.get(c, "") for c in columns)) for i, r in enumerate(top, 1)
     ]
     return [
         "",
-        f"## Most important features (top {len(top)} of {len(records)})",
+        f"## Most important features (top {len(top)})",
+        "",
+        "Mean |SHAP| is the mean size of a feature's contribution to the raw score on a "
+        "sample of evaluation rows; share is it as a fraction of the total"
+        + (", gain share LightGBM's split gain likewise." if "gain_share" in columns else "."),
         "",
         *_table(("rank", "feature", *columns), rows),
     ]

@@ -114,7 +114,7 @@ class TrainOptions:
     @property
     def steps(self) -> int:
         """How many progress messages :func:`train` gives at most (for a progress bar)."""
-        return self.windows + 9
+        return self.windows + 8
 
 
 @dataclass
@@ -310,6 +310,8 @@ def train(
         extra = {"target": target.name, "horizon_days": target.horizon_days}
         extra |= {"evaluation_window": [str(plan.test), str(plan.end)]}
         extra |= {"fits": fit.fits, "importance_rows": sampled}
+        if not importance:
+            extra["global importance"] = f"not computed for {options.algorithm} models"
         if probabilistic is not None and probabilistic.model is None:
             extra["bg/nbd x gamma-gamma"] = probabilistic.reason
         primary = "roc_auc" if target.task == "binary" else "rmse"
@@ -645,7 +647,7 @@ def _train_binary(
         model,
         _flatten(metrics),
         {k: float(baseline[k]) for k in keep if k in baseline},
-        {options.algorithm: p, options.baseline: q},
+        _named(options, p, q),
         params,
         summary,
         _backtest("binary", model_fits, base_fits, plan, yt, p, q, calibrated),
@@ -736,7 +738,7 @@ def _train_value(
         model,
         _flatten(metrics),
         {k: float(v) for k, v in _flatten(baseline).items()},
-        {options.algorithm: p, options.baseline: q},
+        _named(options, p, q),
         params,
         summary,
         _backtest("regression", model_fits, base_fits, plan, yt, p, q, None),
@@ -777,3 +779,9 @@ def _importance(
             record["gain_share"] = float(row["gain_share"])
         records.append(record)
     return records, n
+
+
+def _named(options: TrainOptions, p: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
+    """The model's and the baseline's scores by name (told apart when they share one)."""
+    base = options.baseline if options.baseline != options.algorithm else "baseline"
+    return {options.algorithm: p, base: q}
