@@ -76,25 +76,33 @@ METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage", "novelt
 Grid = dict[str, list[Any]]
 
 
-def generators(weighted: bool) -> dict[str, tuple[Callable[..., Recommender], Grid]]:
+def generators(weighted: bool) -> dict[str, tuple[Callable[..., Recommender], Any]]:
     """Every generator with the grid searched on validation (the same for every dataset).
+
+    A list of grids is searched one after the other (half-lives in different units).
 
     ``weighted``: the interactions carry weights (event types), so 0/1 or weighted
     input is searched too.
     """
     binary: Grid = {"binary": [True, False]} if weighted else {}
-    profile: Grid = {"half_life": [None, 2.0, 5.0, 10.0, 20.0]}
+    l2s = [50.0, 200.0, 500.0, 1000.0]
+    by_rank: Grid = {"half_life": [None, 2.0, 5.0, 10.0, 20.0]}
+    by_share: Grid = {"half_life": [0.05, 0.1, 0.2], "decay_by": ["share"]}
     return {
         "popularity": (Popularity, {}),
         "trending": (Popularity, {"window_days": [7.0, 28.0, 90.0]}),
         "ease": (EASE, {"l2": [10.0, 50.0, 200.0, 500.0, 1000.0, 2000.0], **binary}),
         "ease, decayed profile": (
             EASE,
-            {
-                "l2": [50.0, 200.0, 500.0, 1000.0],
-                "half_life": [2.0, 5.0, 10.0, 20.0, 40.0],
-                "decay_by": ["interactions", "days"],
-            },
+            [
+                {
+                    "l2": l2s,
+                    "half_life": [2.0, 5.0, 10.0, 20.0, 40.0],
+                    "decay_by": ["interactions"],
+                },
+                {"l2": l2s, "half_life": [1.0, 7.0, 30.0, 90.0], "decay_by": ["days"]},
+                {"l2": l2s, "half_life": [0.02, 0.05, 0.1, 0.2, 0.4], "decay_by": ["share"]},
+            ],
         ),
         "transitions": (
             Transitions,
@@ -105,10 +113,13 @@ def generators(weighted: bool) -> dict[str, tuple[Callable[..., Recommender], Gr
                 "half_life": [2.0, 10.0],
             },
         ),
-        "co-occurrence": (CoOccurrence, {"normalize": ["count", "jaccard"], **profile}),
+        "co-occurrence": (
+            CoOccurrence,
+            [{"normalize": ["count", "jaccard"], **g} for g in (by_rank, by_share)],
+        ),
         "item-kNN": (
             ItemKNN,
-            {"neighbors": [50, 200], "shrinkage": [0.0, 20.0], **profile},
+            [{"neighbors": [50, 200], "shrinkage": [0.0, 20.0], **g} for g in (by_rank, by_share)],
         ),
         "ALS": (
             ALS,

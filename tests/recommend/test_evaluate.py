@@ -76,6 +76,14 @@ def test_grid_search_keeps_the_best_validation_score():
     }
     with pytest.raises(RecommendInputError):
         grid_search(ItemKNN, {}, x, held, metric="auc")
+    grids = [{"neighbors": [1]}, {"neighbors": [9], "shrinkage": [5.0, 0.0]}]
+    result = grid_search(ItemKNN, grids, x, held, k=1)
+    assert len(result.table) == 3
+    assert result.best_params in (
+        {"neighbors": 1},
+        {"neighbors": 9, "shrinkage": 5.0},
+        {"neighbors": 9, "shrinkage": 0.0},
+    )
 
 
 def test_compare_tunes_on_validation_and_scores_test_once():

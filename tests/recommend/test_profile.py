@@ -38,6 +38,8 @@ def test_ages_in_days_and_in_later_items():
     steps = recency_age(x, "interactions")
     assert steps[:4].tolist() == [3.0, 2.0, 0.0, 0.0]  # c, d tie: both newest
     assert steps[4] == 0.0  # user v's only item
+    share = recency_age(x, "share")
+    assert share[:4].tolist() == [0.75, 0.5, 0.0, 0.0]  # ages over the 4 items of u
 
 
 def test_profile_weights_and_truncation():

@@ -95,9 +95,27 @@ class GridResult:
     table: pd.DataFrame
 
 
+Grid = Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Sequence[Any]]]
+
+
+def _combinations(grid: Grid) -> list[dict[str, Any]]:
+    """Every combination of a grid, or of each grid in a list (in order).
+
+    >>> _combinations([{"a": [1, 2]}, {"a": [9], "b": ["x"]}])
+    [{'a': 1}, {'a': 2}, {'a': 9, 'b': 'x'}]
+    """
+    grids = [grid] if isinstance(grid, Mapping) else list(grid)
+    out = []
+    for g in grids:
+        names = list(g)
+        for values in itertools.product(*(g[n] for n in names)):
+            out.append(dict(zip(names, values, strict=True)))
+    return out
+
+
 def grid_search(
     make: Callable[..., Recommender],
-    grid: Mapping[str, Sequence[Any]],
+    grid: Grid,
     interactions: Interactions,
     truth: Mapping[Any, Collection[Any]],
     *,
@@ -105,13 +123,16 @@ def grid_search(
     k: int = 10,
     fit_kwargs: Mapping[str, Any] | None = None,
 ) -> GridResult:
-    """Fit ``make(**params)`` for each combination of ``grid`` and keep the best ``metric``."""
+    """Fit ``make(**params)`` for each combination of ``grid`` and keep the best ``metric``.
+
+    ``grid`` maps parameter names to the values to try (every combination is
+    fitted), or is a list of such mappings (each searched in turn), for
+    parameters whose ranges depend on each other. Equal scores go to the first.
+    """
     if metric not in ACCURACY:
         raise RecommendInputError(f"must be one of {ACCURACY}; got {metric!r}.", field="metric")
-    names = list(grid)
     rows, combos = [], []
-    for values in itertools.product(*(grid[n] for n in names)) if names else [()]:
-        params = dict(zip(names, values, strict=True))
+    for params in _combinations(grid):
         t0 = time.perf_counter()
         model = make(**params).fit(interactions, **(fit_kwargs or {}))
         score = evaluate(model, truth, k)[metric]
@@ -149,7 +170,7 @@ class Comparison:
 
 
 def compare(
-    generators: Mapping[str, tuple[Callable[..., Recommender], Mapping[str, Sequence[Any]]]],
+    generators: Mapping[str, tuple[Callable[..., Recommender], Grid]],
     fit: Interactions,
     validation_truth: Mapping[Any, Collection[Any]],
     train: Interactions,

@@ -7,7 +7,9 @@ The age of an item is counted back from the user's own latest interaction:
 
 * ``decay_by="days"``: the days between the item's last touch and the user's latest;
 * ``decay_by="interactions"``: how many of the user's items were touched strictly
-  later (items touched at the same moment share their age).
+  later (items touched at the same moment share their age);
+* ``decay_by="share"``: that count as a share of the user's items, so a half-life
+  of 0.1 halves the weight every tenth of a history, long or short.
 
 ``max_items`` keeps only the user's most recent items (ties at the cut kept).
 Generators score a user by multiplying the profile with an item x item model.
@@ -30,7 +32,7 @@ from nextbest.models.recommend.interactions import Interactions
 
 __all__ = ["DECAY_BY", "check_decay", "decayed_profile", "recency_age"]
 
-DECAY_BY = ("days", "interactions")
+DECAY_BY = ("days", "interactions", "share")
 _DAY = 86_400.0
 
 
@@ -45,10 +47,13 @@ def check_decay(half_life: float | None, decay_by: str) -> None:
 
 
 def recency_age(interactions: Interactions, decay_by: str = "days") -> np.ndarray:
-    """Per stored entry (CSR order) its age in days or in later-touched items."""
+    """Per stored entry (CSR order) its age in ``decay_by`` units (see the module docstring)."""
     last = interactions.last_time
-    rows = np.repeat(np.arange(last.shape[0]), np.diff(last.indptr))
+    counts = np.diff(last.indptr)
+    rows = np.repeat(np.arange(last.shape[0]), counts)
     t = last.data
+    if decay_by == "share":
+        return recency_age(interactions, "interactions") / counts[rows]
     if decay_by == "days":
         latest = np.full(last.shape[0], -np.inf)
         np.maximum.at(latest, rows, t)
