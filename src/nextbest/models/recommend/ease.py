@@ -99,7 +99,7 @@ class EASE(Recommender):
         l2 = float(self.l2)
         if solver == "items":
             P = _gram_inverse(np.asarray((X.T @ X).todense()), l2)
-            B = -P / np.diag(P)[None, :]
+            B = np.ascontiguousarray(-P / np.diag(P)[None, :])  # row-major: sparse @ B is fast
             B[np.diag_indices_from(B)] = 0.0
             self.B_: np.ndarray | None = B
         else:
@@ -116,12 +116,16 @@ class EASE(Recommender):
         self.interactions_ = x
         return self
 
-    def _times_b(self, p: np.ndarray) -> np.ndarray:
+    def _times_b(self, p: np.ndarray | sp.csr_matrix) -> np.ndarray:
+        """``p B`` for profiles ``p`` (dense or sparse rows; sparse is far cheaper)."""
         if self.B_ is not None:
-            return p @ self.B_
+            return np.asarray(p @ self.B_)
         X, K, l2 = self._X, self._K, float(self.l2)
-        pP = (p - np.asarray(X.T @ (K @ np.asarray(X @ p.T))).T) / l2
-        return p - pP / self._diag[None, :]
+        q = X @ p.T  # (n_users, rows)
+        q = q.toarray() if sp.issparse(q) else np.asarray(q)
+        dense = p.toarray() if sp.issparse(p) else np.asarray(p)
+        pP = (dense - np.asarray(X.T @ (K @ q)).T) / l2
+        return dense - pP / self._diag[None, :]
 
     def coefficients(self) -> np.ndarray:
         """The dense ``n_items x n_items`` matrix ``B`` (formed on demand for the user side)."""
@@ -131,4 +135,4 @@ class EASE(Recommender):
         return self._times_b(np.eye(self.interactions_.n_items))
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
-        return self._times_b(self.profile_[rows].toarray())
+        return self._times_b(self.profile_[rows])
