@@ -27,6 +27,8 @@ True
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
@@ -121,9 +123,9 @@ class EASE(Recommender):
         if self.B_ is not None:
             return np.asarray(p @ self.B_)
         X, K, l2 = self._X, self._K, float(self.l2)
-        q = X @ p.T  # (n_users, rows)
-        q = q.toarray() if sp.issparse(q) else np.asarray(q)
-        dense = p.toarray() if sp.issparse(p) else np.asarray(p)
+        product: Any = X @ p.T  # (n_users, rows)
+        q = product.toarray() if sp.issparse(product) else np.asarray(product)
+        dense = p.toarray() if isinstance(p, sp.spmatrix | sp.sparray) else np.asarray(p)
         pP = (dense - np.asarray(X.T @ (K @ q)).T) / l2
         return dense - pP / self._diag[None, :]
 
