@@ -6,8 +6,10 @@
    generated and ingested (not timed; ``--reuse`` keeps an earlier one).
 2. ``train``: the churn model as ``nextbest train churn`` builds it, timed whole:
    snapshots and outcomes at 3 training cutoffs and the evaluation cutoff, an Optuna
-   search of ``--trials`` trials over rolling-origin folds, calibration, thresholds,
-   the logistic baseline, the report and registration.
+   search of ``--trials`` trials over rolling-origin folds, out-of-time calibration
+   and threshold on the last training cutoff, the rolling-origin backtest, the
+   logistic baseline, global importance, the report and registration, with
+   ``--threads`` threads for the engine and LightGBM.
 3. ``score``: the champion scores ``--score-rows`` customers (the latest snapshot
    repeated with new ids) with its top three reason codes, timed without the
    snapshot read.
@@ -54,7 +56,7 @@ def stage_train(args: argparse.Namespace) -> dict:
             wh,
             ModelRegistry(work / "models"),
             Target("churn"),
-            TrainOptions(trials=args.trials, windows=3, threads=1),
+            TrainOptions(trials=args.trials, windows=3, threads=args.threads),
             report_dir=work / "reports",
         )
     return {

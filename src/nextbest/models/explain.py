@@ -42,6 +42,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -236,10 +237,24 @@ def _prepared(pipeline: Any, X: pd.DataFrame) -> tuple[Any, Any, _Trace]:
     else:
         names = [str(c) for c in getattr(pre, "feature_names_in_", X.columns)]
         trace, _ = _trace_step(pre, _Trace(names, np.full(len(names), np.nan)), names)
-        Xt = pre.transform(X[names])
+        Xt = _as_array(pre, X[names])
     if kind == "linear":
         Xt = np.asarray(Xt, dtype=float)
     return estimator, Xt, trace
+
+
+def _as_array(pre: Any, X: pd.DataFrame) -> Any:
+    """``pre.transform(X)`` as one array: a frame's columns would be copied at every step."""
+    if not isinstance(pre.transform(X.iloc[:1]), pd.DataFrame):
+        return pre.transform(X)
+    pre.set_output(transform="default")
+    try:
+        with warnings.catch_warnings():
+            # steps after the first now see arrays; columns still come in fitted order
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return pre.transform(X)
+    finally:
+        pre.set_output(transform="pandas")
 
 
 def _booster_predict(estimator: Any, Xt: Any, num_threads: int | None, **kw: Any) -> np.ndarray:

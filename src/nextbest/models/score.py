@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from nextbest.config import FeatureSettings
 from nextbest.errors import NextBestError, NotFoundError
@@ -77,22 +78,41 @@ def deciles(score: np.ndarray) -> np.ndarray:
     return (rank * 10 // max(n, 1) + 1).astype(np.int64)
 
 
-def _reasons(model: Any, X: pd.DataFrame, descriptions: dict[str, str]) -> pd.DataFrame:
-    """The top reasons per row, or empty texts for learners that cannot explain."""
+def _plain(X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` with NumPy columns: Arrow-backed ones would be converted at every step."""
+    out = {}
+    for name, column in X.items():
+        if isinstance(column.dtype, pd.ArrowDtype) and pd.api.types.is_numeric_dtype(column):
+            values = pa.array(column.array).cast(pa.float64())
+            out[name] = pc.fill_null(values, np.nan).to_numpy()
+        else:
+            out[name] = column
+    return pd.DataFrame(out, index=X.index)
+
+
+def _explained(model: Any, X: pd.DataFrame, descriptions: dict[str, str]) -> tuple[Any, Any]:
+    """Scores and the top reasons per row from one pass over the model's trees.
+
+    A row's contributions add up to its raw score, so the score comes from them: the
+    model is not run a second time. Learners that cannot explain give (None, None).
+    """
     from nextbest.models.explain import contributions, reason_codes
 
-    pipeline = getattr(model, "pipeline_", model)
-    algorithm = getattr(model, "algorithm", "")
-    if algorithm == "random_forest":
-        return pd.DataFrame({f"reason_{i}": [""] * len(X) for i in range(1, REASONS + 1)})
-    contribs = contributions(pipeline, X)
+    if getattr(model, "algorithm", "") not in ("lightgbm", "logistic"):
+        return None, None
+    # columns a linear model's pipeline did not scale (one-hot) are measured from the
+    # scored rows' mean; trees need no reference
+    background = X.iloc[:: max(1, len(X) // 100_000)]
+    contribs = contributions(model.pipeline_, X, background=background)
+    score = model.from_raw(contribs.to_numpy().sum(axis=1))
     codes = reason_codes(contribs, X, top=REASONS, direction="up", descriptions=descriptions)
-    return pd.DataFrame(
+    texts = pd.DataFrame(
         {
             f"reason_{i}": codes[f"reason_{i}"].astype(object).fillna("").astype(str).to_numpy()
             for i in range(1, REASONS + 1)
         }
     )
+    return score, texts
 
 
 def score_frame(
@@ -112,8 +132,10 @@ def score_frame(
             hint="Build the snapshot with the feature settings the model was trained with, "
             "or train the model again.",
         )
-    X = snapshot[version.features]
-    score = model.predict_proba(X)[:, 1] if version.task == "binary" else model.predict(X)
+    X = _plain(snapshot[version.features])
+    score, texts = _explained(model, X, descriptions or {}) if reasons else (None, None)
+    if score is None:
+        score = model.predict_proba(X)[:, 1] if version.task == "binary" else model.predict(X)
     out = pd.DataFrame(
         {
             "customer_id": snapshot["customer_id"].to_numpy(),
@@ -123,8 +145,8 @@ def score_frame(
             "decile": deciles(np.asarray(score, dtype=float)),
         }
     )
-    if reasons:
-        out = pd.concat([out, _reasons(model, X, descriptions or {})], axis=1)
+    if texts is not None:
+        out = pd.concat([out, texts], axis=1)
     else:
         for i in range(1, REASONS + 1):
             out[f"reason_{i}"] = ""

@@ -75,6 +75,9 @@ thousand rows, 31-leaf trees overfit and tie with logistic regression; a search
 (``nextbest train --trials``) tunes these per dataset."""
 
 
+_LOG_LINK = ("poisson", "tweedie", "gamma")  # LightGBM objectives predicting exp(raw)
+
+
 def infer_features(X: pd.DataFrame) -> list[Feature]:
     """Features for the columns of ``X``: text columns are categorical, the rest numeric."""
     out = []
@@ -329,10 +332,19 @@ class PropensityModel(ClassifierMixin, _Tabular):
         return np.asarray(self.pipeline_.predict_proba(X)[:, 1], dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.uncalibrated_proba(X)
+        return np.column_stack([1 - (p := self._calibrated(self.uncalibrated_proba(X))), p])
+
+    def _calibrated(self, p: np.ndarray) -> np.ndarray:
         if self.calibrator_ is not None:
             p = np.clip(self.calibrator_.predict(p), 0.0, 1.0)
-        return np.column_stack([1 - p, p])
+        return p
+
+    def from_raw(self, raw: np.ndarray) -> np.ndarray:
+        """The (calibrated) probability for raw scores: the log-odds of LightGBM and
+        logistic models, such as the sum of a row's contributions
+        (:func:`nextbest.models.explain.contributions`)."""
+        check_is_fitted(self, "pipeline_")
+        return self._calibrated(1.0 / (1.0 + np.exp(-np.asarray(raw, dtype=float))))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= self.threshold_).astype(int)
@@ -452,3 +464,12 @@ class ValueModel(RegressorMixin, _Tabular):
         check_is_fitted(self, "pipeline_")
         pred = self.pipeline_.predict(X[[f.name for f in self.features_]])
         return np.maximum(np.asarray(pred, dtype=float), 0.0)
+
+    def from_raw(self, raw: np.ndarray) -> np.ndarray:
+        """The prediction for raw scores (before LightGBM's log link, where it has one),
+        such as the sum of a row's contributions."""
+        check_is_fitted(self, "pipeline_")
+        raw = np.asarray(raw, dtype=float)
+        if self.algorithm == "lightgbm" and self.objective in _LOG_LINK:
+            raw = np.exp(raw)
+        return np.maximum(raw, 0.0)
