@@ -29,6 +29,7 @@ __all__ = [
     "FeatureSettings",
     "IngestSettings",
     "ModelSettings",
+    "RecommendSettings",
     "ReportSettings",
     "SegmentSettings",
     "Settings",
@@ -186,6 +187,24 @@ class TrainSettings(_Section):
     )
 
 
+class RecommendSettings(_Section):
+    k: int = Field(10, ge=1, description="recommendations stored per customer")
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"product_view": 1.0, "add_to_cart": 3.0, "purchase": 5.0},
+        description="interaction weight per event type (purchase: an order line)",
+    )
+    l2: float = Field(200.0, gt=0, description="EASE ridge penalty")
+    half_life: float | None = Field(
+        0.05,
+        gt=0,
+        description="EASE profile half-life as a share of each customer's history (null: no decay)",
+    )
+    neighbors: int = Field(
+        50, ge=1, description="co-occurrence partners kept per product (for the reasons)"
+    )
+    recent_items: int = Field(5, ge=1, description="a customer's latest products a reason may name")
+
+
 class ReportSettings(_Section):
     dir: str = Field(".nextbest/reports", description="where HTML and JSON reports go")
 
@@ -205,6 +224,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     training: TrainSettings = Field(default_factory=TrainSettings)
+    recommend: RecommendSettings = Field(default_factory=RecommendSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -16,6 +16,7 @@ from nextbest.cli import (
     models,
     project,
     quality,
+    recommend,
     score,
     segment,
     train,
@@ -41,6 +42,7 @@ app.command("segment")(segment.segment)
 app.command("train")(train.train)
 app.command("score")(score.score)
 app.add_typer(models.app, name="models")
+app.add_typer(recommend.app, name="recommend")
 
 
 def main() -> None:

@@ -1,0 +1,86 @@
+"""``nextbest recommend build`` writes every customer's list; ``show`` prints one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nextbest.cli import app
+from nextbest.warehouse import Warehouse
+
+runner = CliRunner()
+
+
+def run(*args: object, code: int = 0) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, result.output + str(result.exception)
+    assert "Traceback" not in result.output
+    return result.stdout
+
+
+def run_json(*args: object, code: int = 0) -> dict:
+    payload = json.loads(run(*args, "--json", code=code))
+    assert payload["ok"] is (code == 0)
+    return payload
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    data = root / "data"
+    run_json("synth", "--customers", 150, "--days", 60, "--out", data, "--project", root)
+    run_json("ingest", data, "--project", root)
+    return root
+
+
+def test_empty_project_says_what_to_do(tmp_path: Path) -> None:
+    run_json("init", "--project", tmp_path)
+    result = runner.invoke(app, ["recommend", "show", "C000001", "--project", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "recommend build" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["recommend", "build", "--project", str(tmp_path)])
+    assert result.exit_code == 1 and "no product interactions" in result.output
+
+
+def test_build_then_show(project: Path) -> None:
+    built = run_json("recommend", "build", "--k", 4, "--project", project)
+    assert built["table"] == "recommendations" and built["rows"] == 4 * built["customers"]
+    assert set(built["paths"]) == {"personal", "popular"}
+    assert sum(built["paths"].values()) == built["customers"]
+    with Warehouse(project / ".nextbest" / "warehouse.duckdb", read_only=True) as wh:
+        table = wh.to_pandas(wh.table("recommendations"))
+    firsts = table.drop_duplicates("customer_id").set_index("customer_id")["path"]
+    warm, cold = firsts[firsts == "personal"].index[0], firsts[firsts == "popular"].index[0]
+
+    shown = run_json("recommend", "show", warm, "--project", project)
+    assert shown["customer_id"] == warm and shown["path"] == "personal"
+    assert [r["rank"] for r in shown["recommendations"]] == [1, 2, 3, 4]
+    assert all(r["reason"] and r["name"] for r in shown["recommendations"])
+    mine = table[table.customer_id == warm].sort_values("rank")
+    assert [r["product_id"] for r in shown["recommendations"]] == mine.product_id.tolist()
+
+    two = run_json("recommend", "show", cold, "--k", 2, "--project", project)
+    assert two["path"] == "popular" and len(two["recommendations"]) == 2
+    assert {r["generator"] for r in two["recommendations"]} == {"popularity"}
+
+    text = run("recommend", "show", warm, "--project", project)
+    assert "path: personal" in text and shown["recommendations"][0]["product_id"] in text
+
+
+def test_unknown_customer_exits_1_with_one_paragraph(project: Path) -> None:
+    run_json("recommend", "build", "--k", 3, "--project", project)
+    result = runner.invoke(app, ["recommend", "show", "NOBODY", "--project", str(project)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "'NOBODY'" in result.output and "no recommendations" in result.output
+    payload = run_json("recommend", "show", "NOBODY", "--project", project, code=1)
+    assert payload["error"] == "NotFoundError" and payload["field"] == "CUSTOMER"
+
+
+def test_bad_as_of_is_a_clear_error(project: Path) -> None:
+    result = runner.invoke(
+        app, ["recommend", "build", "--as-of", "soon", "--project", str(project)]
+    )
+    assert result.exit_code == 1 and "--as-of" in result.output
