@@ -177,29 +177,31 @@ def _popular(
 ) -> pd.DataFrame:
     order = np.lexsort((np.arange(len(scores)), -scores))  # best first, ties by number
     glob = order[:k]
-    lists: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
-    parts = []
+    groups: dict[Any, list[Any]] = {}
     for customer in customers:
         fav = favourite.get(customer)
-        key = fav if fav is not None and fav == fav else None
-        if key not in lists:
-            inside = order[category[order] == key][:k] if key is not None else order[:0]
-            fill = [i for i in glob if i not in set(inside)][: k - len(inside)]
-            chosen = np.r_[inside, np.asarray(fill, dtype=np.int64)].astype(np.int64)
-            lists[key] = (chosen, np.arange(len(chosen)) < len(inside))
-        chosen, in_fav = lists[key]
+        groups.setdefault(fav if fav is not None and fav == fav else None, []).append(customer)
+    parts = []
+    for key, members in groups.items():
+        inside = order[category[order] == key][:k] if key is not None else order[:0]
+        taken = set(inside.tolist())
+        fill = np.asarray([i for i in glob if i not in taken], dtype=np.int64)[: k - len(inside)]
+        chosen = np.r_[inside, fill].astype(np.int64)
         reason = np.where(
-            in_fav, f"popular in your favourite category {key}", "popular with all customers"
+            np.arange(len(chosen)) < len(inside),
+            f"popular in your favourite category {key}",
+            "popular with all customers",
         )
+        n = len(members)
         parts.append(
             pd.DataFrame(
                 {
-                    "customer_id": customer,
-                    "rank": np.arange(1, len(chosen) + 1),
-                    "product_id": item_ids[chosen],
-                    "score": scores[chosen],
+                    "customer_id": np.repeat(np.asarray(members, dtype=object), len(chosen)),
+                    "rank": np.tile(np.arange(1, len(chosen) + 1), n),
+                    "product_id": np.tile(item_ids[chosen], n),
+                    "score": np.tile(scores[chosen], n),
                     "generator": "popularity",
-                    "reason": reason,
+                    "reason": np.tile(reason, n),
                     "path": "popular",
                 }
             )
