@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from nextbest.config import RecommendSettings
@@ -24,16 +25,47 @@ K = 6
 AS_OF = dt.datetime(2025, 2, 20)
 
 
+BROWSER_CATEGORY = "home"
+
+
+def _add_category_browsing(store) -> str:
+    """Give one customer without any history two page views of BROWSER_CATEGORY."""
+    active = set(_history(store).customer_id)
+    customers = store.tables["customers"].to_pandas()
+    signed = customers[_naive(customers.signup_at) < AS_OF]
+    browser = sorted(set(signed.customer_id) - active)[0]
+    events = store.tables["events"]
+    extra = pa.Table.from_pylist(
+        [
+            {
+                "event_id": f"EXTRA{i}",
+                "customer_id": browser,
+                "session_id": "SEXTRA",
+                "event_type": "page_view",
+                "product_id": None,
+                "category": BROWSER_CATEGORY,
+                "occurred_at": AS_OF - dt.timedelta(days=2, minutes=i),
+                "properties": "{}",
+            }
+            for i in range(2)
+        ],
+        schema=events.schema,
+    )
+    store.tables["events"] = pa.concat_tables([events, extra])
+    return browser
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     root = tmp_path_factory.mktemp("recommend_batch")
     store = generate(customers=160, days=60, seed=4)
+    browser = _add_category_browsing(store)
     write_store(store, root / "store")
     wh = Warehouse(root / "w.duckdb", threads=1)
     ingest(wh, root / "store")
     result = build_recommendations(wh, AS_OF, RecommendSettings(k=K))
     recs = wh.to_pandas(wh.table(RECOMMENDATIONS_TABLE))
-    yield wh, store, result, recs
+    yield wh, store, result, recs, browser
     wh.close()
 
 
@@ -55,7 +87,7 @@ def _history(store) -> pd.DataFrame:
 
 
 def test_every_customer_gets_k_distinct_ranked_rows(shop) -> None:
-    _, store, result, recs = shop
+    _, store, result, recs, _ = shop
     customers = store.tables["customers"].to_pandas()
     signed = customers[customers.signup_at.isna() | (_naive(customers.signup_at) < AS_OF)]
     expected = set(signed.customer_id) | set(_history(store).customer_id)
@@ -69,7 +101,7 @@ def test_every_customer_gets_k_distinct_ranked_rows(shop) -> None:
 
 
 def test_nothing_the_customer_already_has_is_recommended(shop) -> None:
-    _, store, _, recs = shop
+    _, store, _, recs, _ = shop
     history = _history(store)
     assert history.purchase.any()
     clash = recs.merge(history, on=["customer_id", "product_id"])
@@ -77,7 +109,7 @@ def test_nothing_the_customer_already_has_is_recommended(shop) -> None:
 
 
 def test_paths_generators_and_reasons(shop) -> None:
-    _, store, result, recs = shop
+    _, store, result, recs, _ = shop
     history = _history(store)
     warm = set(history.customer_id)
     per = recs.drop_duplicates("customer_id").set_index("customer_id")
@@ -100,7 +132,7 @@ def test_paths_generators_and_reasons(shop) -> None:
 
 
 def test_cold_customers_without_a_favourite_get_the_most_popular_products(shop) -> None:
-    _, store, _, recs = shop
+    _, store, _, recs, _ = shop
     history = _history(store).drop_duplicates(["customer_id", "product_id"])
     counts = history.groupby("product_id").size().rename("n").reset_index()
     top = counts.sort_values(["n", "product_id"], ascending=[False, True]).product_id[:K]
@@ -116,8 +148,21 @@ def test_cold_customers_without_a_favourite_get_the_most_popular_products(shop) 
         )
 
 
+def test_a_cold_customer_who_browsed_a_category_gets_its_most_popular_products(shop) -> None:
+    _, store, _, recs, browser = shop
+    mine = recs[recs.customer_id == browser].sort_values("rank")
+    assert set(mine.path) == {"popular"}
+    assert set(mine.reason) == {f"popular in your favourite category {BROWSER_CATEGORY}"}
+    category = store.tables["products"].to_pandas().set_index("product_id")["category"]
+    assert set(mine.product_id.map(category)) == {BROWSER_CATEGORY}
+    history = _history(store).drop_duplicates(["customer_id", "product_id"])
+    counts = history.product_id.map(category).eq(BROWSER_CATEGORY)
+    users = history[counts].groupby("product_id").size()
+    assert mine.score.iloc[0] == users.max()
+
+
 def test_rebuild_replaces_its_slice_and_load_reads_one_customer(shop) -> None:
-    wh, _, _, recs = shop
+    wh, _, _, recs, _ = shop
     customer = recs[recs.path == "personal"].customer_id.iloc[0]
     build_recommendations(wh, AS_OF, RecommendSettings(k=K))
     assert wh.count(RECOMMENDATIONS_TABLE) == len(recs)
