@@ -88,7 +88,9 @@ def _favourite(t: ibis.Table, column: str) -> ibis.Table:
 @REGISTRY.family("preferences", _declared, order=30)
 def preferences(ctx: Context) -> ibis.Table:
     activity = weighted_activity(ctx)
-    return preferences_from(ctx, activity, activity, _price(ctx))
+    # one pass over the events; every later step reads the small per-key sums
+    sums = activity.group_by(["customer_id", "category", "brand"]).aggregate(_w=activity._w.sum())
+    return preferences_from(ctx, sums, sums, _price(ctx))
 
 
 def preferences_from(

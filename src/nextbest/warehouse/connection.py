@@ -25,6 +25,7 @@ import pyarrow as pa
 from nextbest.config import Settings, project_dir
 from nextbest.errors import NotFoundError, WarehouseError
 from nextbest.schema import TABLES
+from nextbest.warehouse.plans import InliningCompiler
 from nextbest.warehouse.sources import SCRATCH_PREFIX, read_source, scratch_name
 
 __all__ = ["SYSTEM_TABLES", "Warehouse"]
@@ -104,6 +105,7 @@ class Warehouse:
                 if locked
                 else "Check that the file is a NextBest warehouse made by this version.",
             ) from None
+        self.con.compiler = InliningCompiler(self.con.compiler)
         self.raw_sql("SET TimeZone = 'UTC'")
         self.raw_sql("SET enable_progress_bar = false")
         self.read_only = read_only
