@@ -67,11 +67,11 @@ def abandoned_carts(ctx: Context, e: ibis.Table) -> ibis.Table:
 @REGISTRY.family("behaviour", _declared, order=20)
 def behaviour(ctx: Context) -> ibis.Table:
     e = ctx["events"]
-    counts = {}
+    counts = {}  # filtered counts skip the rows they do not count
     for w in ctx.settings.windows:
         inside = ctx.within(e.occurred_at, w)
         for name, (event_type, _) in COUNTED.items():
-            counts[f"{name}_{w}d"] = (inside & (e.event_type == event_type)).cast("int64").sum()
+            counts[f"{name}_{w}d"] = e.count(where=inside & (e.event_type == event_type))
     per_customer = e.group_by("customer_id").aggregate(
         **counts,
         _last=e.occurred_at.max(),
@@ -90,7 +90,7 @@ def behaviour(ctx: Context) -> ibis.Table:
         ).mean(),
         bounce_rate=(sessions._events == 1).cast("float64").mean(),
         **{
-            f"sessions_{w}d": ctx.within(sessions._last, w).cast("int64").sum()
+            f"sessions_{w}d": sessions.count(where=ctx.within(sessions._last, w))
             for w in ctx.settings.windows
         },
     )
@@ -98,7 +98,7 @@ def behaviour(ctx: Context) -> ibis.Table:
     cart_counts = carts.group_by("customer_id").aggregate(
         _last_abandoned=carts.occurred_at.max(),
         **{
-            f"cart_abandonments_{w}d": ctx.within(carts.occurred_at, w).cast("int64").sum()
+            f"cart_abandonments_{w}d": carts.count(where=ctx.within(carts.occurred_at, w))
             for w in ctx.settings.windows
         },
     )
