@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import app, run, run_json, runner, synth_project
 
-from nextbest.cli import app
 from nextbest.warehouse import Warehouse
-
-runner = CliRunner()
-
-
-def run(*args: object, code: int = 0) -> str:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, result.output + str(result.exception)
-    assert "Traceback" not in result.output
-    return result.stdout
-
-
-def run_json(*args: object, code: int = 0) -> dict:
-    payload = json.loads(run(*args, "--json", code=code))
-    assert payload["ok"] is (code == 0)
-    return payload
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("project")
-    data = root / "data"
-    run_json("synth", "--customers", 150, "--days", 60, "--out", data, "--project", root)
-    run_json("ingest", data, "--project", root)
-    return root
+    return synth_project(tmp_path_factory.mktemp("project"), 150, 60)
 
 
 def test_empty_project_says_what_to_do(tmp_path: Path) -> None:
