@@ -24,6 +24,11 @@ from nextbest.models.recommend.base import (
 from nextbest.models.recommend.bpr import BPR
 from nextbest.models.recommend.content import ContentSimilarity, item_vectors
 from nextbest.models.recommend.cooccurrence import CoOccurrence
+from nextbest.models.recommend.customer_context import (
+    CUSTOMER_FEATURES,
+    customer_features,
+    product_context,
+)
 from nextbest.models.recommend.ease import EASE
 from nextbest.models.recommend.evaluate import (
     Comparison,
@@ -54,6 +59,7 @@ from nextbest.models.recommend.split import (
 __all__ = [
     "ALS",
     "BPR",
+    "CUSTOMER_FEATURES",
     "DEFAULT_WEIGHTS",
     "EASE",
     "RANKER_PARAMS",
@@ -71,6 +77,7 @@ __all__ = [
     "Recommender",
     "Transitions",
     "compare",
+    "customer_features",
     "decayed_profile",
     "evaluate",
     "grid_search",
@@ -78,6 +85,7 @@ __all__ = [
     "interaction_events",
     "item_vectors",
     "last_fraction_split",
+    "product_context",
     "recency_age",
     "recommend_lists",
     "to_seconds",

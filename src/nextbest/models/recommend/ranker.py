@@ -13,7 +13,34 @@ by a LightGBM ranker from features of the pair:
 * the user: how many items they touched, days since their latest interaction,
   the mean log popularity of their items, and the candidate's log popularity
   against that mean;
-* optional numeric item attributes (``item_features``: price, freshness, ...).
+* optional numeric item attributes (``item_features``: price, freshness, ...);
+* customer features, each optional (off by default, so the features above stay
+  exactly as they were):
+
+  - ``item_groups`` (item id -> category or any group label): the user's share of
+    interaction weight in the candidate's group (``group_share``; each item's summed
+    weight decayed by ``2 ** (-age / affinity_half_life)``, age in
+    ``affinity_decay_by`` units as in :mod:`~nextbest.models.recommend.profile`),
+    whether that group is the user's favourite (``group_is_favourite``, the largest
+    share, ties to the group seen first in item order) and how many of the user's
+    ``recent_items`` latest items are in it (``group_recent_items``). Missing for an
+    item without a group; the share is missing for a user without grouped items;
+  - ``price_column`` (a column of ``item_features``): the log of the candidate's
+    price over the median price of the items the user touched
+    (``price_log_ratio``), and the spread of those prices (``user_price_spread``,
+    the standard deviation of their logs). Missing for a user with no priced item
+    or an unpriced candidate; prices that are not positive count as unknown;
+  - ``user_features`` (numeric columns indexed by user id: propensity scores,
+    recency, price sensitivity, ...): joined per candidate as ``user:<column>``;
+    users without a row get missing values. LightGBM handles missing values.
+
+User features must describe the users as of the *start* of the truth period (from
+data strictly before it, e.g. a feature snapshot at that moment): features computed
+later leak the truth into training. When :meth:`CandidateRanker.refit_candidates`
+moves to a later period, pass it that period's ``user_features`` (same columns);
+without them the fit period's frame stays in use.
+:func:`~nextbest.models.recommend.customer_context.customer_features` reads such a
+frame from the warehouse.
 
 :meth:`CandidateRanker.fit` takes the interactions *before* a truth period and
 that period's truth (e.g. a validation split): the generators are fitted on the
@@ -34,6 +61,21 @@ the learnt ranker, the way it is used to score the test period.
 ...                          ).fit(x, truth)
 >>> ranker.recommend_frame([0], k=2)["item_id"].tolist()
 ['c', 'b']
+
+With groups and a user feature (user 0 has no row: its feature is missing):
+
+>>> groups = pd.Series({"a": "x", "b": "x", "c": "y"})
+>>> extra = pd.DataFrame({"propensity": [0.1 * u for u in range(1, 30)]}, index=range(1, 30))
+>>> ranker = CandidateRanker({"pop": Popularity()}, n_candidates=2, cv_folds=0,
+...                          n_estimators=5, params={"min_child_samples": 1},
+...                          item_groups=groups, user_features=extra).fit(x, truth)
+>>> ranker.feature_names_[-4:]
+['group_share', 'group_is_favourite', 'group_recent_items', 'user:propensity']
+>>> ranker.features_frame([0, 1])[["user_id", "item_id", "group_share", "user:propensity"]]
+   user_id item_id  group_share  user:propensity
+0        0       b          1.0              NaN
+1        0       c          0.0              NaN
+2        1       c          0.0              0.1
 """
 
 from __future__ import annotations
@@ -44,9 +86,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from nextbest.models.recommend.base import Recommender, RecommendInputError
 from nextbest.models.recommend.interactions import Interactions
+from nextbest.models.recommend.profile import DECAY_BY, decayed_profile
 
 __all__ = ["RANKER_PARAMS", "CandidateRanker"]
 
@@ -64,6 +108,42 @@ RANKER_PARAMS: dict[str, Any] = {
     "subsample_freq": 1,
 }
 """LightGBM settings of the ranker: small, regularised trees."""
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``values`` at the sorted ``keys`` equal to each ``query`` key; 0 where none is."""
+    out = np.zeros(len(query))
+    if len(keys) == 0:
+        return out
+    pos = np.searchsorted(keys, query)
+    at = np.minimum(pos, len(keys) - 1)
+    hit = (pos < len(keys)) & (keys[at] == query)
+    out[hit] = values[at[hit]]
+    return out
+
+
+def _numeric_frame(frame: Any, field: str) -> pd.DataFrame:
+    """``frame`` as float columns indexed by unique ids (a clear error otherwise)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise RecommendInputError(
+            f"expected a pandas DataFrame indexed by user id; got {type(frame).__name__}.",
+            field=field,
+        )
+    if frame.index.has_duplicates:
+        dup = frame.index[frame.index.duplicated()][0]
+        raise RecommendInputError(f"user {dup!r} has more than one row.", field=field)
+    bad = [
+        str(c)
+        for c, dtype in frame.dtypes.items()
+        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+    ]
+    if bad:
+        raise RecommendInputError(
+            f"user features must be numeric; not so: {', '.join(bad[:5])}.",
+            field=field,
+            hint="Encode categorical columns as numbers first, or leave them out.",
+        )
+    return frame.astype(np.float64)
 
 
 class CandidateRanker(Recommender):
@@ -95,6 +175,20 @@ class CandidateRanker(Recommender):
         Extra ``fit`` arguments per generator (e.g. content attributes).
     seed, threads
         LightGBM's seed and threads.
+    item_groups : Series, optional
+        Item id -> group label (e.g. the product category): adds the group features
+        of the module docstring. Items without a label have no group.
+    affinity_half_life : float or None
+        Half-life of the interaction weights in ``group_share`` (None: no decay).
+    affinity_decay_by : str
+        Its unit: ``"share"`` of the user's history, ``"interactions"`` or ``"days"``.
+    recent_items : int
+        How many of the user's latest items ``group_recent_items`` looks at.
+    price_column : str, optional
+        The column of ``item_features`` holding the price: adds the price features.
+    user_features : DataFrame, optional
+        Numeric user features indexed by user id, computed from data before the
+        truth period; each column becomes the feature ``user:<column>``.
 
     Attributes
     ----------
@@ -108,6 +202,8 @@ class CandidateRanker(Recommender):
         The fitted generators in use.
     feature_names_ : list of str
         The ranker's inputs.
+    user_features_ : DataFrame or None
+        The user features in use (those of ``refit_candidates`` once given).
     """
 
     def __init__(
@@ -124,6 +220,12 @@ class CandidateRanker(Recommender):
         fit_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
         seed: int = 0,
         threads: int = 1,
+        item_groups: pd.Series | None = None,
+        affinity_half_life: float | None = 0.5,
+        affinity_decay_by: str = "share",
+        recent_items: int = 5,
+        price_column: str | None = None,
+        user_features: pd.DataFrame | None = None,
     ) -> None:
         self.generators = generators
         self.n_candidates = n_candidates
@@ -137,6 +239,12 @@ class CandidateRanker(Recommender):
         self.fit_kwargs = fit_kwargs
         self.seed = seed
         self.threads = threads
+        self.item_groups = item_groups
+        self.affinity_half_life = affinity_half_life
+        self.affinity_decay_by = affinity_decay_by
+        self.recent_items = recent_items
+        self.price_column = price_column
+        self.user_features = user_features
 
     # -- candidates and features -------------------------------------------------------
     def _fit_generators(self, x: Interactions) -> dict[str, Recommender]:
@@ -146,7 +254,137 @@ class CandidateRanker(Recommender):
             for name, g in self.generators.items()
         }
 
-    def _context(self, x: Interactions) -> dict[str, np.ndarray]:
+    def _check_customer_params(self) -> None:
+        """Errors for bad customer-feature parameters, before anything is fitted."""
+        if self.item_groups is not None:
+            if not isinstance(self.item_groups, pd.Series):
+                raise RecommendInputError(
+                    f"expected a pandas Series (item id -> group); "
+                    f"got {type(self.item_groups).__name__}.",
+                    field="item_groups",
+                )
+            if self.item_groups.index.has_duplicates:
+                dup = self.item_groups.index[self.item_groups.index.duplicated()][0]
+                raise RecommendInputError(
+                    f"item {dup!r} has more than one group.", field="item_groups"
+                )
+            half = self.affinity_half_life
+            if half is not None and not (
+                isinstance(half, int | float) and not isinstance(half, bool) and half > 0
+            ):
+                raise RecommendInputError(
+                    f"must be a positive number or None; got {half!r}.",
+                    field="affinity_half_life",
+                )
+            if self.affinity_decay_by not in DECAY_BY:
+                raise RecommendInputError(
+                    f"must be one of {DECAY_BY}; got {self.affinity_decay_by!r}.",
+                    field="affinity_decay_by",
+                )
+            if int(self.recent_items) != self.recent_items or self.recent_items < 1:
+                raise RecommendInputError(
+                    f"must be a positive integer; got {self.recent_items!r}.",
+                    field="recent_items",
+                )
+        features = self.item_features
+        if self.price_column is not None and (
+            features is None or self.price_column not in features
+        ):
+            have = [] if features is None else list(features.columns)
+            raise RecommendInputError(
+                f"price column {self.price_column!r} is not among the item features "
+                f"({', '.join(map(str, have)) or 'none given'}).",
+                field="price_column",
+                hint="Pass item_features with a price column.",
+            )
+        if self.user_features is not None:
+            _numeric_frame(self.user_features, "user_features")
+
+    def _group_context(self, x: Interactions) -> dict[str, np.ndarray]:
+        """Per user: decayed weight share per group, favourite group, latest items' groups."""
+        assert self.item_groups is not None
+        labels = self.item_groups.reindex(pd.Index(x.items))
+        if labels.isna().all():
+            raise RecommendInputError(
+                "no item of the interactions has a group.",
+                field="item_groups",
+                hint="Index item_groups by the same item ids as the interactions.",
+            )
+        codes, uniques = pd.factorize(labels, sort=False)  # first seen in item order: 0
+        n_groups = max(len(uniques), 1)
+        has = np.flatnonzero(codes >= 0)
+        onehot = sp.csr_matrix((np.ones(len(has)), (has, codes[has])), shape=(x.n_items, n_groups))
+        profile = decayed_profile(x, self.affinity_half_life, self.affinity_decay_by, base="weight")
+        by_group = sp.csr_matrix(profile @ onehot)
+        by_group.sum_duplicates()
+        by_group.sort_indices()
+        rows = np.repeat(np.arange(x.n_users), np.diff(by_group.indptr))
+        cols, weights = by_group.indices.astype(np.int64), by_group.data
+        total = np.bincount(rows, weights, minlength=x.n_users)
+        favourite = np.full(x.n_users, -1, dtype=np.int64)
+        order = np.lexsort((cols, -weights, rows))
+        first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if len(order) else order
+        favourite[rows[first]] = cols[first]
+        # the user's latest items (ties: the lower item number first) and their groups
+        last = x.last_time
+        r = np.repeat(np.arange(x.n_users), np.diff(last.indptr))
+        latest = np.lexsort((last.indices, -last.data, r))
+        rank = np.arange(len(latest)) - last.indptr[r[latest]]
+        chosen = latest[rank < int(self.recent_items)]
+        g = codes[last.indices[chosen]]
+        recent_keys, recent_counts = np.unique(
+            r[chosen][g >= 0].astype(np.int64) * n_groups + g[g >= 0], return_counts=True
+        )
+        return {
+            "item_group": codes.astype(np.int64),
+            "n_groups": np.array([n_groups]),
+            "group_keys": rows.astype(np.int64) * n_groups + cols,
+            "group_share": np.divide(
+                weights, total[rows], out=np.zeros_like(weights), where=total[rows] > 0
+            ),
+            "user_group_total": total,
+            "user_favourite_group": favourite,
+            "recent_keys": recent_keys,
+            "recent_counts": recent_counts.astype(np.float64),
+        }
+
+    def _price_context(self, x: Interactions) -> dict[str, np.ndarray]:
+        """Per item its log price; per user the median price and log-price spread."""
+        assert self.item_features is not None and self.price_column is not None
+        price = pd.to_numeric(self.item_features[self.price_column], errors="coerce")
+        values = price.reindex(pd.Index(x.items)).to_numpy(dtype=np.float64)
+        values = np.where(values > 0, values, np.nan)
+        m = x.matrix
+        rows = np.repeat(np.arange(x.n_users), np.diff(m.indptr))
+        priced = np.isfinite(values[m.indices])
+        frame = pd.DataFrame({"row": rows[priced], "price": values[m.indices][priced]}).assign(
+            log=lambda f: np.log(f["price"])
+        )
+        g = frame.groupby("row", sort=True)
+        median = np.full(x.n_users, np.nan)
+        spread = np.full(x.n_users, np.nan)
+        idx = g.size().index.to_numpy()
+        median[idx] = g["price"].median().to_numpy()
+        spread[idx] = g["log"].std(ddof=0).to_numpy()
+        return {
+            "item_log_price": np.log(values),
+            "user_log_median_price": np.log(median),
+            "user_price_spread": spread,
+        }
+
+    def _user_context(self, x: Interactions, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        users = pd.Index(x.users)
+        if not users.isin(frame.index).any():
+            raise RecommendInputError(
+                "no user of the interactions has a row in the user features.",
+                field="user_features",
+                hint="Index user_features by the same user ids (and type) as the interactions.",
+            )
+        return {"user_extra": frame.reindex(users).to_numpy(dtype=np.float64)}
+
+    def _context(
+        self, x: Interactions, user_features: pd.DataFrame | None = None
+    ) -> dict[str, np.ndarray]:
         last = x.last_time.tocoo()
         now = float(last.data.max())
         log = x.log
@@ -168,7 +406,15 @@ class CandidateRanker(Recommender):
         n_user = np.diff(X.indptr).astype(float)
         mean_pop = np.divide(X @ user_pop, n_user, out=np.zeros(x.n_users), where=n_user > 0)
         by_item = log.sort_values(["item", "time"], kind="stable")
+        customer: dict[str, np.ndarray] = {}
+        if self.item_groups is not None:
+            customer.update(self._group_context(x))
+        if self.price_column is not None:
+            customer.update(self._price_context(x))
+        if user_features is not None:
+            customer.update(self._user_context(x, user_features))
         return {
+            **customer,
             "item_users": x.item_counts(),
             "user_mean_log_pop": mean_pop,
             "user_last_time": now - user_last * _DAY,
@@ -228,6 +474,26 @@ class CandidateRanker(Recommender):
         if ctx["extra"].shape[1] and self.item_features is not None:
             for j, col in enumerate(self.item_features.columns):
                 frame[f"item:{col}"] = ctx["extra"][item, j]
+        if "item_group" in ctx:
+            group = ctx["item_group"][item]
+            keys = row.astype(np.int64) * int(ctx["n_groups"][0]) + group
+            grouped = group >= 0
+            share = _lookup(ctx["group_keys"], ctx["group_share"], keys)
+            frame["group_share"] = np.where(
+                grouped & (ctx["user_group_total"][row] > 0), share, np.nan
+            )
+            favourite = (ctx["user_favourite_group"][row] == group).astype(np.float64)
+            frame["group_is_favourite"] = np.where(grouped, favourite, np.nan)
+            recent = _lookup(ctx["recent_keys"], ctx["recent_counts"], keys)
+            frame["group_recent_items"] = np.where(grouped, recent, np.nan)
+        if "item_log_price" in ctx:
+            frame["price_log_ratio"] = (
+                ctx["item_log_price"][item] - ctx["user_log_median_price"][row]
+            )
+            frame["user_price_spread"] = ctx["user_price_spread"][row]
+        if "user_extra" in ctx:
+            for j, col in enumerate(self.user_feature_columns_):
+                frame[f"user:{col}"] = ctx["user_extra"][row, j]
         return frame.sort_values(["row", "item"], kind="stable", ignore_index=True)
 
     def _features(self, frame: pd.DataFrame) -> np.ndarray:
@@ -255,9 +521,17 @@ class CandidateRanker(Recommender):
             raise RecommendInputError(
                 f"must be an integer >= 0; got {self.cv_folds!r}.", field="cv_folds"
             )
+        self._check_customer_params()
+        user_frame = (
+            None
+            if self.user_features is None
+            else _numeric_frame(self.user_features, "user_features")
+        )
+        self.user_features_ = user_frame
+        self.user_feature_columns_ = [] if user_frame is None else [str(c) for c in user_frame]
         self.generators_ = self._fit_generators(x)
         self.interactions_ = x
-        self.context_ = self._context(x)
+        self.context_ = self._context(x, user_frame)
         users = [u for u in truth if len(truth[u])]
         pos = np.searchsorted(x.users, users)
         known = (pos < x.n_users) & (
@@ -325,14 +599,61 @@ class CandidateRanker(Recommender):
         self.training_queries_ = len(groups)
         return self
 
-    def refit_candidates(self, interactions: Interactions) -> CandidateRanker:
-        """Refit the generators (and the item/user context) on ``interactions``; keep the ranker."""
+    def refit_candidates(
+        self, interactions: Interactions, user_features: pd.DataFrame | None = None
+    ) -> CandidateRanker:
+        """Refit the generators (and the item/user context) on ``interactions``; keep the ranker.
+
+        ``user_features`` replaces the user features for the new period (computed
+        from data before the period scored next; it needs the columns the ranker was
+        fitted with). Without it the frame in use stays.
+        """
         self._check_fitted()
         x = self._check_interactions(interactions)
-        self.generators_ = self._fit_generators(x)
-        self.interactions_ = x
-        self.context_ = self._context(x)
+        frame = getattr(self, "user_features_", None)
+        if user_features is not None:
+            if frame is None:
+                raise RecommendInputError(
+                    "the ranker was fitted without user features.",
+                    field="user_features",
+                    hint="Pass user_features to the constructor and fit again.",
+                )
+            new = _numeric_frame(user_features, "user_features")
+            missing = [c for c in frame.columns if c not in new.columns]
+            if missing:
+                raise RecommendInputError(
+                    f"the user features lack columns the ranker was fitted with: "
+                    f"{', '.join(map(str, missing[:5]))}.",
+                    field="user_features",
+                )
+            frame = new[list(frame.columns)]
+        generators = self._fit_generators(x)
+        context = self._context(x, frame)
+        self.generators_, self.interactions_, self.context_ = generators, x, context
+        self.user_features_ = frame
         return self
+
+    def features_frame(self, users: Collection[Any] | None = None) -> pd.DataFrame:
+        """Every candidate of ``users`` (default: all) with the ranker's inputs and score.
+
+        Columns ``user_id``, ``item_id``, then :attr:`feature_names_`, then ``score``;
+        rows by user (in the interactions' order), then item.
+        """
+        self._check_fitted()
+        x = self.interactions_
+        rows = np.arange(x.n_users) if users is None else np.unique(x.user_index(users))
+        if rows.size == 0:
+            return pd.DataFrame(columns=["user_id", "item_id", *self.feature_names_, "score"])
+        frame = self._candidates(rows.astype(np.int64))
+        out = pd.DataFrame(
+            {
+                "user_id": x.users[frame["row"].to_numpy()],
+                "item_id": x.items[frame["item"].to_numpy()],
+            }
+        )
+        out = pd.concat([out, frame[self.feature_names_].reset_index(drop=True)], axis=1)
+        out["score"] = self.ranker_.predict(self._features(frame), num_threads=int(self.threads))
+        return out
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         out = np.full((len(rows), self.interactions_.n_items), -np.inf)
