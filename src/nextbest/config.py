@@ -18,17 +18,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from nextbest.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE",
+    "Boost",
     "CustomFeature",
     "FeatureSettings",
     "IngestSettings",
     "ModelSettings",
+    "RecommendRules",
     "RecommendSettings",
     "ReportSettings",
     "SegmentSettings",
@@ -187,6 +189,58 @@ class TrainSettings(_Section):
     )
 
 
+class Boost(_Section):
+    campaign: str = Field(description="the campaign's name, shown in the reason")
+    products: list[str] = Field(default_factory=list, description="product ids boosted")
+    categories: list[str] = Field(default_factory=list, description="categories boosted")
+    factor: float = Field(1.5, gt=0, description="multiplies the score (divides it below zero)")
+
+
+class RecommendRules(_Section):
+    exclude: Literal["purchased", "interacted", "none"] = Field(
+        "purchased",
+        description="what a customer is not offered again: purchased products (consumables "
+        "come back when due), everything they touched, or nothing",
+    )
+    in_stock_only: bool = Field(True, description="leave out products with in_stock false")
+    max_per_category: int | None = Field(
+        None, ge=1, description="at most this many products per category in a list (diversity)"
+    )
+    price_band: tuple[float, float] | None = Field(
+        None,
+        description="[low, high] multiples of the customer's median price paid a product's "
+        "price must lie within, e.g. [0.5, 2.0] (customers who bought nothing: no band)",
+    )
+    blocked_products: list[str] = Field(default_factory=list, description="never offered")
+    blocked_categories: list[str] = Field(default_factory=list, description="never offered")
+    boosts: list[Boost] = Field(
+        default_factory=list, description="campaign boosts: products or categories and a factor"
+    )
+    consumable_categories: list[str] = Field(
+        default_factory=list,
+        description="categories bought again and again: offered again when due",
+    )
+    consumable_products: list[str] = Field(
+        default_factory=list, description="products bought again and again (besides categories)"
+    )
+    replenish_days: float | None = Field(
+        None,
+        gt=0,
+        description="days between purchases of a consumable when its own history is too "
+        "short (null: products without a history never come back)",
+    )
+    replenish_max: int = Field(
+        3, ge=0, description="at most this many due consumables lead a list"
+    )
+
+    @field_validator("price_band")
+    @classmethod
+    def _band(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] < value[1]:
+            raise ValueError("needs 0 <= low < high, e.g. [0.5, 2.0]")
+        return value
+
+
 class RecommendSettings(_Section):
     k: int = Field(10, ge=1, description="recommendations stored per customer")
     weights: dict[str, float] = Field(
@@ -203,6 +257,17 @@ class RecommendSettings(_Section):
         50, ge=1, description="co-occurrence partners kept per product (for the reasons)"
     )
     recent_items: int = Field(5, ge=1, description="a customer's latest products a reason may name")
+    segment_by: str | None = Field(
+        "country",
+        description="customers column whose popularity serves customers with no history "
+        "(null: overall popularity)",
+    )
+    popular_days: float = Field(
+        90.0, gt=0, description="popularity counts the customers of this many last days"
+    )
+    rules: RecommendRules = Field(
+        default_factory=RecommendRules, description="business rules applied after ranking"
+    )
 
 
 class ReportSettings(_Section):
@@ -279,6 +344,23 @@ def load_settings(project: str | Path | None = None) -> Settings:
         raise ConfigError.from_validation(err, source, hint) from None
 
 
+def _section_lines(section: BaseModel, indent: str) -> list[str]:
+    lines = []
+    for key, fld in type(section).model_fields.items():
+        value = getattr(section, key)
+        if fld.description:
+            lines.append(f"{indent}# {fld.description}")
+        if isinstance(value, BaseModel):
+            lines.append(f"{indent}{key}:")
+            lines.extend(_section_lines(value, indent + "  "))
+            continue
+        if isinstance(value, tuple):
+            value = list(value)
+        text = yaml.safe_dump({key: value}, default_flow_style=True, sort_keys=False)
+        lines.append(indent + text.strip()[1:-1])
+    return lines
+
+
 def default_config_text() -> str:
     """Every setting with its default value, commented with its description."""
     lines = [
@@ -287,16 +369,8 @@ def default_config_text() -> str:
         "# NEXTBEST_WAREHOUSE__THREADS=1.",
     ]
     defaults = Settings.model_construct()
-    for name, section_field in Settings.model_fields.items():
-        section = getattr(defaults, name)
+    for name in Settings.model_fields:
         lines.append("")
         lines.append(f"{name}:")
-        for key, fld in type(section).model_fields.items():
-            if fld.description:
-                lines.append(f"  # {fld.description}")
-            value = yaml.safe_dump(
-                {key: getattr(section, key)}, default_flow_style=True, sort_keys=False
-            )
-            lines.append("  " + value.strip()[1:-1])
-        del section_field
+        lines.extend(_section_lines(getattr(defaults, name), "  "))
     return "\n".join(lines) + "\n"

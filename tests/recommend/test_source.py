@@ -92,3 +92,16 @@ def test_nothing_before_as_of(shop):
     wh, _ = shop
     with pytest.raises(RecommendInputError, match="no product interactions before"):
         warehouse_interactions(wh, as_of=dt.datetime(2000, 1, 1))
+
+
+@pytest.mark.parametrize("half_life", [None, 20.0])
+def test_pairs_summed_in_the_warehouse_give_the_same_matrix(shop, half_life):
+    wh, _ = shop
+    as_of = dt.datetime(2025, 2, 1)
+    kw = {"as_of": as_of, "half_life_days": half_life}
+    events = warehouse_interactions(wh, **kw)
+    pairs = warehouse_interactions(wh, pairs=True, **kw)
+    assert np.array_equal(events.users, pairs.users) and np.array_equal(events.items, pairs.items)
+    assert np.allclose(events.matrix.toarray(), pairs.matrix.toarray(), rtol=1e-9)
+    assert (events.last_time != pairs.last_time).nnz == 0
+    assert len(pairs.log) == pairs.nnz < len(events.log)

@@ -33,6 +33,15 @@ KBuildOpt = Annotated[
     ),
 ]
 KShowOpt = Annotated[int, typer.Option("--k", min=1, help="Show at most this many.")]
+ContextOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--context",
+        help="What the customer does now: product=ID (several: product=A,B) or "
+        "category=NAME; repeatable. Served live by the saved recommender.",
+        show_default=False,
+    ),
+]
 
 
 @app.command("build")
@@ -43,19 +52,21 @@ def build(
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit on interactions before --as-of and write the recommendations table:
-    EASE's list with a reason per product for customers with history, popularity
-    (in their favourite category when known) for the others."""
+    """Fit on data before --as-of, write the recommendations table and save the
+    recommender: EASE on each customer's decayed history, popularity in their
+    favourite category or segment for the others, then the business rules
+    (recommend.rules); a reason and the serving path for every product."""
     from nextbest.models.recommend.batch import build_recommendations
 
-    _, settings = settings_for(project)
+    root, settings = settings_for(project)
     with open_warehouse(project) as wh, progress_bar("recommend", quiet=as_json) as bar:
         result = build_recommendations(
             wh,
             parse_as_of(as_of),
             settings.recommend,
             k=k,
-            progress=step_counter(bar, 3),
+            progress=step_counter(bar, 4),
+            models_dir=settings.models_dir(root),
         )
     paths = ", ".join(f"{n:,} {p}" for p, n in sorted(result.paths.items()))
     emit(
@@ -75,19 +86,32 @@ def show(
     customer: Annotated[str, typer.Argument(help="Customer id.")],
     k: KShowOpt = 10,
     as_of: AsOfOpt = None,
+    context: ContextOpt = None,
     project: ProjectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print one customer's stored recommendations with the reason for each."""
-    from nextbest.models.recommend.batch import load_recommendations
+    """Print one customer's recommendations with the reason for each: the stored
+    list, or with --context a live answer from the saved recommender."""
+    import pandas as pd
 
+    from nextbest.models.recommend.batch import engine_path, load_recommendations
+    from nextbest.models.recommend.engine import RecommendEngine, parse_context
+
+    root, settings = settings_for(project)
+    when_wanted = parse_as_of(as_of)
+    live = parse_context(context) if context else None
     with open_warehouse(project, read_only=True) as wh:
-        frame = load_recommendations(wh, customer, parse_as_of(as_of), k=k)
+        if live is None:
+            frame = load_recommendations(wh, customer, when_wanted, k=k)
+        else:
+            engine = RecommendEngine.load(engine_path(settings.models_dir(root), when_wanted))
+            frame = pd.DataFrame(engine.recommend(customer, k, context=live))
+            frame["as_of"] = pd.Timestamp(engine.as_of_, unit="s")
         names = wh.to_pandas(wh.table("products").select("product_id", "name"))
     names["product_id"] = names["product_id"].astype(str)
     frame = frame.merge(names, on="product_id", how="left")
-    when = frame["as_of"].iloc[0]
-    path = str(frame["path"].iloc[0])
+    when = frame["as_of"].iloc[0] if len(frame) else None
+    path = str(frame["path"].iloc[0]) if len(frame) else "none"
     items: list[dict[str, Any]] = [
         {
             "rank": int(r["rank"]),
@@ -116,6 +140,15 @@ def show(
 
     emit(
         as_json,
-        {"customer_id": customer, "as_of": str(when), "path": path, "recommendations": items},
+        {
+            "customer_id": customer,
+            "as_of": str(when),
+            "path": path,
+            "context": None
+            if live is None
+            else {"products": list(live.products), "category": live.category},
+            "recommendations": items,
+        },
         render,
     )
+

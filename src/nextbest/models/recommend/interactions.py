@@ -71,17 +71,16 @@ def to_seconds(values: Any, field: str = "time") -> np.ndarray:
 
 
 def _universe(ids: Any, given: Iterable[Any] | None, field: str) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted universe of ids and the position of each of ``ids`` in it."""
+    """Sorted universe of ids and the position of each of ``ids`` in it (by hashing)."""
     values = np.asarray(ids)
     if given is None:
-        universe, codes = np.unique(values, return_inverse=True)
-        return universe, codes.astype(np.int32)
+        codes, uniques = pd.factorize(values, sort=True)
+        return np.asarray(uniques), codes.astype(np.int32)
     universe = np.unique(np.asarray(list(given)))
     if len(values) and len(universe) == 0:
         raise RecommendInputError(f"the list of {field}s is empty.", field=field)
-    pos = np.searchsorted(universe, values) if len(universe) else np.zeros(0, dtype=np.int64)
-    pos = np.minimum(pos, max(len(universe) - 1, 0))
-    bad = universe[pos] != values if len(values) else np.zeros(0, dtype=bool)
+    pos = pd.Index(universe).get_indexer(values) if len(values) else np.zeros(0, np.int64)
+    bad = pos < 0
     if bad.any():
         raise RecommendInputError(
             f"{int(bad.sum())} row(s) name a {field} outside the given {field}s, "

@@ -94,15 +94,39 @@ def warehouse_interactions(
     half_life_days: float | None = None,
     users: Iterable[Any] | None = None,
     items: Iterable[Any] | None = None,
+    pairs: bool = False,
 ) -> Interactions:
     """Weighted, decayed interactions before ``as_of``; see the module docstring.
 
     ``items`` defaults to every product in the catalogue, so new products get a
     column; ``users`` to the customers with at least one interaction. Ages decay
-    from ``as_of`` (default: the latest event).
+    from ``as_of`` (default: the latest event). With ``pairs`` the warehouse sums
+    the weights per (customer, product) and the result's ``log`` holds one row
+    per pair at its latest time: the same matrix, far less to move, but no event
+    sequence (enough for EASE, co-occurrence and popularity, not for transitions).
     """
     w = _check_weights(DEFAULT_WEIGHTS if weights is None else weights)
-    frame = wh.to_pandas(interaction_events(wh, w, as_of=as_of, since=since))
+    if half_life_days is not None and not half_life_days > 0:
+        raise RecommendInputError(
+            f"must be positive; got {half_life_days!r}.", field="half_life_days"
+        )
+    events = interaction_events(wh, w, as_of=as_of, since=since)
+    if pairs:
+        weight = events.event_type.substitute(w, else_=0.0).cast("float64")
+        if half_life_days is not None:
+            now = (
+                ibis.literal(as_of, type=_TS)
+                if as_of is not None
+                else events.occurred_at.max().as_scalar()
+            )
+            age = now.epoch_seconds() - events.occurred_at.epoch_seconds()
+            weight = weight * (ibis.literal(2.0) ** (-age / (half_life_days * 86_400.0)))
+        events = (
+            events.mutate(weight=weight)
+            .group_by("customer_id", "product_id")
+            .aggregate(weight=lambda t: t.weight.sum(), occurred_at=lambda t: t.occurred_at.max())
+        )
+    frame = wh.to_pandas(events)
     if frame.empty:
         raise RecommendInputError(
             "the warehouse holds no product interactions"
@@ -111,7 +135,8 @@ def warehouse_interactions(
             field="events",
             hint="Load orders with order lines or product events first.",
         )
-    frame["weight"] = frame["event_type"].map(w).astype(np.float64)
+    if not pairs:
+        frame["weight"] = frame["event_type"].map(w).astype(np.float64)
     if items is None:
         catalogue = wh.to_pandas(wh.table("products").select("product_id"))["product_id"]
         items = pd.concat([catalogue, frame["product_id"]]).astype(str).unique()
@@ -125,6 +150,6 @@ def warehouse_interactions(
         "weight",
         users=users,
         items=items,
-        half_life_days=half_life_days,
+        half_life_days=None if pairs else half_life_days,
         as_of=as_of,
     )
