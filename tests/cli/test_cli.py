@@ -107,6 +107,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     }
     scored = run_json("score", "--model", "churn", "--no-reasons", "--project", tmp_path)
     assert scored["rows"] == 200 and scored["models"] == {"churn": 1}
+    recs = payload["recommendations"]
+    assert recs["customers"] == 200 and recs["rows"] == 10 * 200
+    assert recs["paths"]["personal"] > 0 and Path(recs["state"]).exists()
 
 
 def test_features_build_show_list(tmp_path: Path) -> None:

@@ -50,8 +50,10 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a synthetic store, ingest it, report its quality, build features and
-    segments, train churn and purchase models and score every customer."""
+    segments, train churn and purchase models, score every customer and write
+    everyone's recommendations."""
     # scikit-learn and matplotlib load only for the commands that use them
+    from nextbest.models.recommend.batch import build_recommendations
     from nextbest.segments.report import write_segment_report
     from nextbest.segments.run import run_segmentation
 
@@ -90,6 +92,19 @@ def demo(
     history = days or settings.synth.days
     trained, scored = _models(root, settings, as_of, history, trials, as_json)
     timings["models"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with open_warehouse(root) as wh, progress_bar("recommend", quiet=as_json) as bar:
+        recs = build_recommendations(
+            wh,
+            as_of,
+            settings.recommend,
+            progress=step_counter(bar, 4),
+            models_dir=settings.models_dir(root),
+        )
+        sample = wh.to_pandas(
+            wh.table("recommendations").filter(lambda t: t.path == "personal").limit(1)
+        )
+    timings["recommend"] = time.perf_counter() - t0
 
     def render() -> None:
         out.print(f"synthetic store: {n:,} customers in {data_dir} ({timings['synth']:.1f} s)")
@@ -112,6 +127,12 @@ def demo(
             f"scores: {scored.rows:,} rows in table `scores` ({timings['models']:.1f} s "
             "for training and scoring); see: nextbest models list"
         )
+        paths = ", ".join(f"{c:,} {p}" for p, c in sorted(recs.paths.items()))
+        out.print(
+            f"recommendations: {recs.rows:,} rows in table `recommendations` ({paths}; "
+            f"{timings['recommend']:.1f} s)"
+            + (f"; see one: nextbest recommend show {sample.customer_id[0]}" if len(sample) else "")
+        )
 
     emit(
         as_json,
@@ -130,6 +151,7 @@ def demo(
             },
             "models": [r.as_dict() for r in trained],
             "scores": scored.as_dict(),
+            "recommendations": recs.as_dict(),
             "seconds": {k: round(v, 2) for k, v in timings.items()},
         },
         render,

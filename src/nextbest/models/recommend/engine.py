@@ -443,9 +443,8 @@ class RecommendEngine:
             block = self._warm_block(np.asarray([row]), [customer], extra, browse)
         else:
             block = self._cold_block([customer], browse)
-        cols = self._finish(block, k)
-        keys = list(cols)
-        return [dict(zip(keys, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+        cols = {name: values.tolist() for name, values in self._finish(block, k).items()}
+        return [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
 
     def recommend_many(
         self, customers: Iterable[Any], k: int | None = None, *, batch_size: int = 2048
@@ -545,7 +544,7 @@ class RecommendEngine:
             merged = [*session.tolist(), *older][:width]
             recent[0, : len(merged)] = merged
         else:
-            profile = self.profile_[rows]
+            profile = self._profile_rows(rows)
         scores = np.asarray(profile @ self.B_, dtype=np.float64)
         path = np.where(
             known, np.where(self.single_[np.maximum(rows, 0)], "session", "personal"), "session"
@@ -573,6 +572,18 @@ class RecommendEngine:
         self._exclusions(block)
         self._price_band(block)
         return block
+
+    def _profile_rows(self, rows: np.ndarray) -> sp.csr_matrix:
+        """The profile rows at ``rows`` (a row of -1: empty), entries in stored order."""
+        p = self.profile_
+        safe = np.where(rows >= 0, rows, 0)
+        start = np.where(rows >= 0, p.indptr[safe], 0)
+        stop = np.where(rows >= 0, p.indptr[safe + 1], 0)
+        if len(rows) == 1:
+            a, b = int(start[0]), int(stop[0])
+            indptr = np.asarray([0, b - a])
+            return sp.csr_matrix((p.data[a:b], p.indices[a:b], indptr), shape=(1, p.shape[1]))
+        return p[safe].multiply((rows >= 0)[:, None]).tocsr() if (rows < 0).any() else p[rows]
 
     def _exclusions(self, block: _Block) -> None:
         """Purchased (or touched) items out, due consumables in at tier 2."""
@@ -660,7 +671,11 @@ class RecommendEngine:
     def _finish(self, block: _Block, k: int) -> dict[str, np.ndarray]:
         """Boosts, ordering by tier then score, the category cap, reasons: output columns."""
         s = self.settings
-        scores = apply_boost(block.scores, self.boost_[None, :])
+        scores = (
+            apply_boost(block.scores, self.boost_[None, :])
+            if (self.boost_ != 1.0).any()
+            else block.scores
+        )
         finite = np.isfinite(scores)
         span = float(np.abs(np.where(finite, scores, 0.0)).max(initial=0.0)) * 2 + 1.0
         key = np.where(finite, scores + block.tier * span, -np.inf)

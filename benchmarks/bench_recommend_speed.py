@@ -1,0 +1,211 @@
+"""Recommender speed: training, the batch run for every customer, one customer online.
+
+    .venv/bin/python benchmarks/bench_recommend_speed.py [--customers 100000] [--days 365]
+        [--train-customers 16000] [--calls 20000] [--work DIR] [--reuse]
+
+1. Two synthetic stores are generated and ingested (not timed): ``--train-customers``
+   (about a million interactions: product views, add-to-carts and order lines) and
+   ``--customers`` (the batch size).
+2. ``train``: the serving recommender fitted from the warehouse of the small store
+   (reading the interactions, order lines and catalogue; EASE, co-occurrence,
+   popularity, rules), as ``nextbest recommend build`` does before it serves.
+3. ``batch``: the same on the large store, then top-10 for every customer
+   (``recommend_many``), then the whole ``build_recommendations`` (fit, serve, write
+   the table, save the engine).
+4. ``online``: the saved engine of the large store answers ``--calls`` single
+   requests in-process, each for a random customer (warm and cold as they come)
+   with a random product of the catalogue as the session context; p50/p99/max.
+
+Each stage runs in its own process; peak RSS is that process's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+from harness import make_parser, run_requested_stage, run_stage
+from rich.console import Console
+from rich.table import Table
+
+from nextbest.warehouse import Warehouse
+
+K = 10
+
+
+def _store(work: Path, name: str) -> Path:
+    return work / name / "warehouse.duckdb"
+
+
+def _as_of(work: Path, name: str) -> dt.datetime:
+    return dt.datetime.fromisoformat((work / name / "as_of.txt").read_text().strip())
+
+
+def stage_prepare(args: argparse.Namespace) -> dict:
+    from nextbest.features import default_as_of
+    from nextbest.ingest import ingest
+    from nextbest.synth import generate, write_store
+
+    work = Path(args.work)
+    for name, n in (("train", args.train_customers), ("batch", args.customers)):
+        folder = work / name
+        write_store(generate(customers=n, days=args.days, seed=2), folder / "store")
+        with Warehouse(folder / "warehouse.duckdb") as wh:
+            ingest(wh, folder / "store")
+            (folder / "as_of.txt").write_text(default_as_of(wh).isoformat())
+        shutil.rmtree(folder / "store")
+    return {}
+
+
+def _fit(work: Path, name: str, threads: int) -> tuple[dict, object, list]:
+    from nextbest.models.recommend.batch import fit_engine
+    from nextbest.models.recommend.source import interaction_events
+
+    with Warehouse(_store(work, name), read_only=True, threads=threads) as wh:
+        events = int(wh.execute(interaction_events(wh, None, as_of=_as_of(work, name)).count()))
+        t0 = time.perf_counter()
+        engine, customers = fit_engine(wh, _as_of(work, name))
+        seconds = time.perf_counter() - t0
+    info = {
+        "interactions": events,
+        "pairs": int(engine.profile_.nnz),  # type: ignore[attr-defined]
+        "items": len(engine.items_),  # type: ignore[attr-defined]
+        "fit_s": seconds,
+    }
+    return info, engine, customers
+
+
+def stage_train(args: argparse.Namespace) -> dict:
+    info, _, customers = _fit(Path(args.work), "train", args.threads)
+    return {**info, "customers": len(customers)}
+
+
+def stage_batch(args: argparse.Namespace) -> dict:
+    from nextbest.models.recommend.batch import build_recommendations
+
+    work = Path(args.work)
+    info, engine, customers = _fit(work, "batch", args.threads)
+    t0 = time.perf_counter()
+    recs = engine.recommend_many(customers, K)  # type: ignore[attr-defined]
+    serve = time.perf_counter() - t0
+    paths = recs.drop_duplicates("customer_id")["path"].value_counts().to_dict()
+    with Warehouse(_store(work, "batch"), threads=args.threads) as wh:
+        t0 = time.perf_counter()
+        build_recommendations(wh, _as_of(work, "batch"), k=K, models_dir=work / "models")
+        build = time.perf_counter() - t0
+    return {
+        **info,
+        "customers": len(customers),
+        "rows": len(recs),
+        "serve_s": serve,
+        "build_s": build,
+        "paths": {str(p): int(n) for p, n in paths.items()},
+    }
+
+
+def stage_online(args: argparse.Namespace) -> dict:
+    from nextbest.models.recommend.batch import engine_path
+    from nextbest.models.recommend.engine import RecommendEngine
+
+    work = Path(args.work)
+    engine = RecommendEngine.load(engine_path(work / "models"))
+    with Warehouse(_store(work, "batch"), read_only=True) as wh:
+        ids = wh.to_pandas(wh.table("customers").select("customer_id"))["customer_id"]
+    rng = np.random.default_rng(0)
+    who = rng.choice(ids.astype(str).to_numpy(), size=args.calls)
+    what = rng.choice(engine.items_, size=args.calls)
+    for c, p in zip(who[:200], what[:200], strict=True):  # warm up
+        engine.recommend(c, K, context={"products": [p]})
+    out = {}
+    for label, with_context in (("context", True), ("plain", False)):
+        times = np.empty(args.calls)
+        for i, (c, p) in enumerate(zip(who, what, strict=True)):
+            ctx = {"products": [p]} if with_context else None
+            t0 = time.perf_counter()
+            engine.recommend(c, K, context=ctx)
+            times[i] = time.perf_counter() - t0
+        ms = times * 1000
+        out[label] = {
+            "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)),
+            "max_ms": float(ms.max()),
+        }
+    return {"calls": args.calls, "items": len(engine.items_), **out}
+
+
+STAGES = {
+    "prepare": stage_prepare,
+    "train": stage_train,
+    "batch": stage_batch,
+    "online": stage_online,
+}
+
+
+def main() -> None:
+    parser = make_parser(__doc__, STAGES, "/tmp/nextbest-bench-recommend-speed")
+    parser.add_argument("--train-customers", type=int, default=16_000)
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--reuse", action="store_true", help="keep existing prepared stores")
+    args = parser.parse_args()
+    if run_requested_stage(STAGES, args):
+        return
+    console = Console()
+    work = Path(args.work)
+    if not (args.reuse and (work / "batch" / "as_of.txt").exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        with console.status("generating and ingesting the stores ..."):
+            run_stage(__file__, "prepare", args)
+    with console.status("training ..."):
+        train = run_stage(__file__, "train", args)
+    with console.status("batch ..."):
+        batch = run_stage(__file__, "batch", args)
+    with console.status("online ..."):
+        online = run_stage(__file__, "online", args)
+
+    table = Table(title="Recommender speed (this machine)")
+    for col in ("stage", "size", "seconds", "peak RSS MB", "target"):
+        table.add_column(col, justify="left" if col in ("stage", "size", "target") else "right")
+    table.add_row(
+        "train (read + fit)",
+        f"{train['interactions']:,} interactions, {train['items']:,} products",
+        f"{train['fit_s']:.1f}",
+        f"{train['peak_mb']:,.0f}",
+        "<= 60 s",
+    )
+    table.add_row(
+        "fit, large store",
+        f"{batch['interactions']:,} interactions, {batch['items']:,} products",
+        f"{batch['fit_s']:.1f}",
+        "",
+        "",
+    )
+    table.add_row(
+        "batch top-10 (serve)",
+        f"{batch['customers']:,} customers",
+        f"{batch['serve_s']:.1f}",
+        f"{batch['peak_mb']:,.0f}",
+        "<= 60 s",
+    )
+    table.add_row(
+        "build (fit + serve + write)", f"{batch['rows']:,} rows", f"{batch['build_s']:.1f}", "", ""
+    )
+    for label in ("context", "plain"):
+        o = online[label]
+        table.add_row(
+            f"online, {'with a session product' if label == 'context' else 'no context'}",
+            f"{online['calls']:,} calls",
+            f"p50 {o['p50_ms']:.2f} ms, p99 {o['p99_ms']:.2f} ms, max {o['max_ms']:.1f} ms",
+            f"{online['peak_mb']:,.0f}",
+            "p99 <= 2 ms" if label == "context" else "",
+        )
+    console.print(table)
+    console.print(f"paths served in the batch: {batch['paths']}")
+
+
+if __name__ == "__main__":
+    main()
