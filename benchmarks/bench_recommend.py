@@ -11,13 +11,14 @@
    held-out movies nobody rated in training stay in the truth as misses. Every
    generator's grid is fitted on the training part minus validation and scored on
    validation; the best by NDCG@k is refitted on the whole training part and scored
-   once on test.
+   once on test (grids and ranker: ``nextbest.models.recommend.offline``).
 2. Synthetic store (``--customers``, ``--days``, ``--seed``): generated, ingested into
    a temporary warehouse; interactions are product views (1), add-to-carts (3) and
    order lines (5). Test: what customers touch in the last 28 days that they had not
    touched before; validation: the same for the 28 days before that, with the
    models fitted on the data before it. Customers without history before a cutoff
-   are left out (cold start is served by popularity). Besides accuracy, the
+   are left out (cold start is served by popularity); see
+   ``nextbest.models.recommend.holdout``. Besides accuracy, the
    recommendations are compared with the hidden category tastes: ``taste@k`` is the
    mean taste share of the recommended items' categories over every customer with
    history (1.0 would mean every item from a category the customer only likes), and
@@ -33,8 +34,8 @@ import argparse
 import datetime as dt
 import os
 import shutil
+import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,189 +47,59 @@ from harness import make_parser, run_requested_stage, run_stage
 from rich.console import Console
 from rich.table import Table
 
-from nextbest.evaluation.bootstrap import paired_bootstrap
 from nextbest.ingest import ingest
 from nextbest.models.recommend import (
-    ALS,
-    BPR,
-    EASE,
-    CandidateRanker,
     ContentSimilarity,
-    CoOccurrence,
     Interactions,
-    ItemKNN,
-    Popularity,
+    OfflineEvaluation,
     Recommender,
-    Transitions,
-    compare,
-    evaluate,
+    compare_with_ranker,
+    generator_grids,
     holdout_protocol,
-    warehouse_interactions,
+    warehouse_holdout,
 )
+from nextbest.models.recommend.offline import METRICS, RANKER
 from nextbest.synth import generate, write_store
 from nextbest.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[1]
 MOVIELENS = ROOT.parent / "shared" / "data" / "movielens-latest-small"
 WINDOW_DAYS = 28
-METRICS = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage", "novelty", "diversity")
-
-Grid = dict[str, list[Any]]
 
 
-def generators(weighted: bool) -> dict[str, tuple[Callable[..., Recommender], Any]]:
-    """Every generator with the grid searched on validation (the same for every dataset).
-
-    A list of grids is searched one after the other (half-lives in different units).
-
-    ``weighted``: the interactions carry weights (event types), so 0/1 or weighted
-    input is searched too.
-    """
-    binary: Grid = {"binary": [True, False]} if weighted else {}
-    l2s = [50.0, 200.0, 500.0, 1000.0]
-    by_rank: Grid = {"half_life": [None, 2.0, 5.0, 10.0, 20.0]}
-    by_share: Grid = {"half_life": [0.05, 0.1, 0.2], "decay_by": ["share"]}
-    return {
-        "popularity": (Popularity, {}),
-        "trending": (Popularity, {"window_days": [7.0, 28.0, 90.0]}),
-        "ease": (EASE, {"l2": [10.0, 50.0, 200.0, 500.0, 1000.0, 2000.0], **binary}),
-        "ease, decayed profile": (
-            EASE,
-            [
-                {
-                    "l2": l2s,
-                    "half_life": [2.0, 5.0, 10.0, 20.0, 40.0],
-                    "decay_by": ["interactions"],
-                },
-                {"l2": l2s, "half_life": [1.0, 7.0, 30.0, 90.0], "decay_by": ["days"]},
-                {"l2": l2s, "half_life": [0.02, 0.05, 0.1, 0.2, 0.4], "decay_by": ["share"]},
-            ],
-        ),
-        "transitions": (
-            Transitions,
-            {
-                "window": [1, 3, 10],
-                "alpha": [0.5, 1.0],
-                "recent": [5, 20, 100],
-                "half_life": [2.0, 10.0],
-            },
-        ),
-        "co-occurrence": (
-            CoOccurrence,
-            [{"normalize": ["count", "jaccard"], **g} for g in (by_rank, by_share)],
-        ),
-        "item-kNN": (
-            ItemKNN,
-            [{"neighbors": [50, 200], "shrinkage": [0.0, 20.0], **g} for g in (by_rank, by_share)],
-        ),
-        "ALS": (
-            ALS,
-            {
-                "factors": [32, 64],
-                "regularization": [1.0, 5.0, 20.0],
-                "alpha": [1.0, 2.0, 5.0],
-                **binary,
-            },
-        ),
-        "BPR": (
-            BPR,
-            {"factors": [64], "learning_rate": [0.01, 0.05], "regularization": [0.01, 0.03]},
-        ),
-    }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _rows(result: Any, k: int, n_boot: int, seed: int) -> list[dict]:
-    base = result.test["popularity"]
-    rows = []
-    for name, m in result.test.items():
-        diff = paired_bootstrap(base.per_user("ndcg"), m.per_user("ndcg"), n_boot=n_boot, seed=seed)
-        rows.append(
-            {
-                "generator": name,
-                **{key: m.to_dict().get(key, float("nan")) for key in METRICS},
-                "validation_ndcg": result.validation[name],
-                "ndcg_vs_popularity": [diff.difference, diff.low, diff.high],
-                "params": _plain(result.params[name]),
-                "fit_s": result.fit_seconds[name],
-                "grid_size": len(result.grids[name]),
-                "search_s": float(result.grids[name]["seconds"].sum()),
-            }
-        )
-    return rows
-
-
-def _ranker(
-    result: Any,
+def _run(
     gens: dict,
     fit: Interactions,
     validation_truth: dict,
     train: Interactions,
     test_truth: dict,
     args: argparse.Namespace,
-    *,
-    fit_kwargs: dict,
-    item_features: pd.DataFrame | None,
-    diversity_features: pd.DataFrame,
-) -> tuple[dict, CandidateRanker]:
-    """The ranker over every chosen generator (trending aside), as one more table row.
+    **kwargs: Any,
+) -> OfflineEvaluation:
+    """Every generator tuned on validation and scored once on test, then the ranker over them.
 
-    Learnt from the validation truth with the generators fitted on ``fit``; the
-    generators are then refitted on ``train`` and the ranker scores test once.
-    Compared with popularity and with the single generator best on validation.
+    The ranker learns from the validation truth with the generators fitted on
+    ``fit``; the generators are then refitted on ``train`` and the ranker scores
+    test once. Compared with popularity and with the single generator best on
+    validation.
     """
-    chosen = {
-        name: make(**result.params[name]) for name, (make, _) in gens.items() if name != "trending"
-    }
-    t0 = time.perf_counter()
-    ranker = CandidateRanker(
-        chosen,
-        n_candidates=args.candidates,
+    return compare_with_ranker(
+        gens,
+        fit,
+        validation_truth,
+        train,
+        test_truth,
         k=args.k,
-        fit_kwargs=fit_kwargs,
-        item_features=item_features,
+        candidates=args.candidates,
+        n_boot=args.n_boot,
         seed=args.seed,
-    ).fit(fit, validation_truth)
-    learn_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ranker.refit_candidates(train)
-    refit_s = time.perf_counter() - t0
-    m = evaluate(ranker, test_truth, args.k, item_features=diversity_features)
-    best = max(result.validation, key=result.validation.get)
-    base, top = result.test["popularity"], result.test[best]
-
-    def diff(a: Any, metric: str) -> list[float]:
-        d = paired_bootstrap(
-            a.per_user(metric), m.per_user(metric), n_boot=args.n_boot, seed=args.seed
-        )
-        return [d.difference, d.low, d.high]
-
-    row = {
-        "generator": "LightGBM ranker",
-        **{key: m.to_dict().get(key, float("nan")) for key in METRICS},
-        "validation_ndcg": float("nan"),
-        "ndcg_vs_popularity": diff(base, "ndcg"),
-        "params": {"candidates": args.candidates, "rounds": ranker.n_estimators_},
-        "fit_s": learn_s + refit_s,
-        "learn_s": learn_s,
-        "cv_ndcg": ranker.cv_ndcg_,
-        "queries": ranker.training_queries_,
-        "best_single": best,
-        "ndcg_vs_best": diff(top, "ndcg"),
-        "recall_vs_best": diff(top, "recall"),
-    }
-    return row, ranker
+        progress=_progress,
+        **kwargs,
+    )
 
 
-def _progress(name: str) -> None:
-    print(f"  {name} done", file=__import__("sys").stderr, flush=True)
+def _progress(step: str, done: int, total: int) -> None:
+    print(f"  {step} ({done + 1}/{total})", file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------- MovieLens
@@ -243,39 +114,23 @@ def stage_movielens(args: argparse.Namespace) -> dict:
     cols = ("userId", "movieId", "timestamp")
     fit = Interactions.from_frame(protocol.fit, *cols)
     train = Interactions.from_frame(protocol.train, *cols)
-    gens = generators(weighted=False)
-    gens["content"] = (
-        lambda **kw: ContentSimilarity(
+    gens = generator_grids(
+        weighted=False,
+        content=lambda **kw: ContentSimilarity(
             categorical=("genres",), price=None, text=("title",), id_column="movieId", **kw
         ),
-        {"half_life": [None, 5.0, 20.0]},
     )
     genres = movies.set_index("movieId")["genres"].str.get_dummies("|")
-    result = compare(
-        gens,
-        fit,
-        protocol.validation_truth,
-        train,
-        protocol.test_truth,
-        k=args.k,
-        item_features=genres,
-        fit_kwargs={"content": {"item_attributes": movies}},
-        progress=_progress,
-    )
-    rows = _rows(result, args.k, args.n_boot, args.seed)
-    ranker_row, _ = _ranker(
-        result,
+    rows = _run(
         gens,
         fit,
         protocol.validation_truth,
         train,
         protocol.test_truth,
         args,
-        fit_kwargs={"content": {"item_attributes": movies}},
-        item_features=None,
         diversity_features=genres,
-    )
-    rows.append(ranker_row)
+        fit_kwargs={"content": {"item_attributes": movies}},
+    ).rows
     return {
         "summary": protocol.summary(),
         "users": int(train.n_users),
@@ -286,18 +141,6 @@ def stage_movielens(args: argparse.Namespace) -> dict:
 
 
 # ------------------------------------------------------------------------- synthetic store
-
-
-def _truth(wh: Warehouse, start: dt.datetime, end: dt.datetime, known: Interactions) -> dict:
-    """New-to-customer products touched in [start, end) by customers with history."""
-    after = warehouse_interactions(wh, as_of=end, since=start)
-    coo = after.matrix.tocoo()
-    frame = pd.DataFrame({"u": after.users[coo.row], "i": after.items[coo.col]})
-    seen = known.matrix.tocoo()
-    have = pd.DataFrame({"u": known.users[seen.row], "i": known.items[seen.col], "_s": True})
-    frame = frame.merge(have, on=["u", "i"], how="left")
-    frame = frame[frame["_s"].isna() & frame["u"].isin(set(known.users))]
-    return frame.groupby("u")["i"].apply(set).to_dict()
 
 
 def _taste_agreement(
@@ -328,42 +171,28 @@ def stage_synth(args: argparse.Namespace) -> dict:
         ingest(wh, work / "store")
         out["setup_s"] = time.perf_counter() - t0
         end = dt.datetime.fromisoformat(store.start) + dt.timedelta(days=args.days)
-        test_cut = end - dt.timedelta(days=WINDOW_DAYS)
-        val_cut = test_cut - dt.timedelta(days=WINDOW_DAYS)
-        fit = warehouse_interactions(wh, as_of=val_cut)
-        train = warehouse_interactions(wh, as_of=test_cut)
-        validation_truth = _truth(wh, val_cut, test_cut, fit)
-        test_truth = _truth(wh, test_cut, end, train)
+        holdout = warehouse_holdout(wh, as_of=end, holdout_days=WINDOW_DAYS)
         products = wh.to_pandas(wh.table("products"))
+    fit, train = holdout.fit, holdout.train
+    validation_truth, test_truth = holdout.validation_truth, holdout.test_truth
     products["price"] = products["price"].astype(float)
     category = products.set_index("product_id")["category"]
     features = pd.get_dummies(category).astype(float)
-    gens = generators(weighted=True)
-    gens["content"] = (ContentSimilarity, {"half_life": [None, 5.0, 20.0]})
-    result = compare(
-        gens,
-        fit,
-        validation_truth,
-        train,
-        test_truth,
-        k=args.k,
-        item_features=features,
-        fit_kwargs={"content": {"item_attributes": products}},
-        progress=_progress,
-    )
-    rows = _rows(result, args.k, args.n_boot, args.seed)
-    ranker_row, ranker = _ranker(
-        result,
+    gens = generator_grids(weighted=True)
+    result = _run(
         gens,
         fit,
         validation_truth,
         train,
         test_truth,
         args,
-        fit_kwargs={"content": {"item_attributes": products}},
-        item_features=products.set_index("product_id")[["price"]],
         diversity_features=features,
+        fit_kwargs={"content": {"item_attributes": products}},
+        ranker_features=products.set_index("product_id")[["price"]],
     )
+    rows = result.rows[:-1]
+    ranker_row, ranker = result.rows[-1], result.ranker
+    assert ranker is not None and ranker_row["generator"] == RANKER, result.ranker_skipped
     truth = store.truth.to_pandas().set_index("customer_id")
     taste = truth[[f"taste_{c}" for c in store.categories]]
     taste.columns = list(store.categories)
@@ -443,7 +272,7 @@ def quality_table(title: str, rows: list[dict], k: int, taste: bool = False) -> 
 
 
 def ranker_note(rows: list[dict], k: int) -> str:
-    r = next(r for r in rows if r["generator"] == "LightGBM ranker")
+    r = next(r for r in rows if r["generator"] == RANKER)
     return (
         f"LightGBM ranker minus {r['best_single']} (best single generator on validation): "
         f"NDCG@{k} {_ci(r['ndcg_vs_best'])}, Recall@{k} {_ci(r['recall_vs_best'])}; "

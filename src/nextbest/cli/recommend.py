@@ -10,6 +10,7 @@ from rich.table import Table
 from nextbest.cli.common import (
     JsonOpt,
     ProjectOpt,
+    ReportDirOpt,
     command,
     emit,
     open_warehouse,
@@ -152,3 +153,85 @@ def show(
         render,
     )
 
+
+KEvaluateOpt = Annotated[int, typer.Option("--k", min=1, help="List length evaluated.")]
+HoldoutDaysOpt = Annotated[
+    float,
+    typer.Option(
+        "--holdout-days",
+        help="Days of the test period before --as-of, and of the validation period before it.",
+    ),
+]
+
+
+@app.command("evaluate")
+@command
+def evaluate(
+    k: KEvaluateOpt = 10,
+    holdout_days: HoldoutDaysOpt = 28.0,
+    as_of: AsOfOpt = None,
+    out_dir: ReportDirOpt = None,
+    project: ProjectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every candidate generator and the ranker on the last --holdout-days before
+    --as-of (what customers touched for the first time), tuned on the days before;
+    print the metrics and write the report."""
+    from nextbest.models.recommend.offline import evaluate_warehouse
+    from nextbest.models.recommend.report import evaluation_report, write_evaluation_report
+
+    root, settings = settings_for(project)
+    with (
+        open_warehouse(root, read_only=True) as wh,
+        progress_bar("evaluate", quiet=as_json) as bar,
+    ):
+        result = evaluate_warehouse(
+            wh, settings.recommend, k, holdout_days, parse_as_of(as_of), progress=bar
+        )
+    report = evaluation_report(result)
+    html, js = write_evaluation_report(report, out_dir or settings.reports_dir(root))
+
+    def cell(m: dict[str, Any], key: str) -> str:
+        value = m[key]
+        text = "" if value is None else f"{value:.{2 if key == 'novelty' else 4}f}"
+        best = m["generator"] in report["best"].get(key, [])
+        return f"[bold]{text}[/]" if best and text else text
+
+    def interval(m: dict[str, Any]) -> str:
+        d = m["ndcg_vs_popularity"]
+        if m["generator"] == report["baseline"] or d[0] is None:
+            return ""
+        return f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
+
+    def render() -> None:
+        from rich import box
+
+        p = report["protocol"]
+        out.print(
+            f"test: {p['test']['pairs']:,} new products of {p['test']['customers']:,} customers "
+            f"from {p['test_cut'][:10]} to {p['as_of'][:10]}; models tuned on the "
+            f"{p['validation']['customers']:,} customers of the {p['holdout_days']:g} days before"
+        )
+        accuracy = ["precision", "recall", "ndcg", "map", "hit_rate"]
+        heads = [f"P@{k}", f"R@{k}", f"NDCG@{k}", f"MAP@{k}", f"HR@{k}"]
+        beyond = ["coverage", "novelty", "diversity"]
+        for keys, names, last in (
+            (accuracy, heads, None),
+            (beyond, beyond, f"NDCG@{k} vs popularity"),
+        ):
+            table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+            table.add_column("model")
+            for name in [*names, *([last] if last else [])]:
+                table.add_column(name, justify="right", no_wrap=True)
+            for m in report["models"]:
+                extra = [interval(m)] if last else []
+                table.add_row(m["generator"], *[cell(m, key) for key in keys], *extra)
+            out.print(table)
+        if report["ranker_skipped"]:
+            out.print(f"ranker not trained: {report['ranker_skipped']}")
+        out.print(
+            "bold: the best of each column; vs popularity: the NDCG difference with its "
+            f"paired bootstrap 95% interval; report: {html} ({result.seconds:.1f} s)"
+        )
+
+    emit(as_json, {"html": str(html), "json": str(js), "report": report}, render)

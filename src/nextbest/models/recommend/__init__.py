@@ -38,8 +38,20 @@ from nextbest.models.recommend.evaluate import (
     grid_search,
     recommend_lists,
 )
+from nextbest.models.recommend.holdout import (
+    TemporalHoldout,
+    temporal_holdout,
+    warehouse_holdout,
+)
 from nextbest.models.recommend.interactions import Interactions, to_seconds
 from nextbest.models.recommend.itemknn import ItemKNN, top_neighbors
+from nextbest.models.recommend.offline import (
+    OfflineEvaluation,
+    compare_with_ranker,
+    evaluate_warehouse,
+    generator_grids,
+    shortlist_size,
+)
 from nextbest.models.recommend.popularity import Popularity
 from nextbest.models.recommend.profile import decayed_profile, recency_age
 from nextbest.models.recommend.ranker import RANKER_PARAMS, CandidateRanker
@@ -72,14 +84,19 @@ __all__ = [
     "Interactions",
     "ItemKNN",
     "NotFittedError",
+    "OfflineEvaluation",
     "Popularity",
     "RecommendInputError",
     "Recommender",
+    "TemporalHoldout",
     "Transitions",
     "compare",
+    "compare_with_ranker",
     "customer_features",
     "decayed_profile",
     "evaluate",
+    "evaluate_warehouse",
+    "generator_grids",
     "grid_search",
     "holdout_protocol",
     "interaction_events",
@@ -88,9 +105,12 @@ __all__ = [
     "product_context",
     "recency_age",
     "recommend_lists",
+    "shortlist_size",
+    "temporal_holdout",
     "to_seconds",
     "top_k",
     "top_neighbors",
     "truth_sets",
+    "warehouse_holdout",
     "warehouse_interactions",
 ]
