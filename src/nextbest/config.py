@@ -229,9 +229,7 @@ class RecommendRules(_Section):
         description="days between purchases of a consumable when its own history is too "
         "short (null: products without a history never come back)",
     )
-    replenish_max: int = Field(
-        3, ge=0, description="at most this many due consumables lead a list"
-    )
+    replenish_max: int = Field(3, ge=0, description="at most this many due consumables lead a list")
 
     @field_validator("price_band")
     @classmethod

@@ -111,7 +111,7 @@ def test_nothing_the_customer_purchased_is_recommended(shop) -> None:
 
 
 def test_paths_generators_and_reasons(shop) -> None:
-    wh, store, result, recs, *_ = shop
+    _, store, result, recs, *_ = shop
     history = _history(store)
     warm = set(history.customer_id)
     per = recs.drop_duplicates("customer_id").set_index("customer_id")

@@ -30,6 +30,7 @@ from nextbest.models.recommend.customer_context import (
     product_context,
 )
 from nextbest.models.recommend.ease import EASE
+from nextbest.models.recommend.engine import Context, RecommendEngine, parse_context
 from nextbest.models.recommend.evaluate import (
     Comparison,
     GridResult,
@@ -55,6 +56,7 @@ from nextbest.models.recommend.offline import (
 from nextbest.models.recommend.popularity import Popularity
 from nextbest.models.recommend.profile import decayed_profile, recency_age
 from nextbest.models.recommend.ranker import RANKER_PARAMS, CandidateRanker
+from nextbest.models.recommend.rules import CompiledRules, cap_per_category, compile_rules
 from nextbest.models.recommend.sequential import Transitions
 from nextbest.models.recommend.source import (
     DEFAULT_WEIGHTS,
@@ -78,7 +80,9 @@ __all__ = [
     "CandidateRanker",
     "CoOccurrence",
     "Comparison",
+    "CompiledRules",
     "ContentSimilarity",
+    "Context",
     "GridResult",
     "HoldoutProtocol",
     "Interactions",
@@ -86,12 +90,15 @@ __all__ = [
     "NotFittedError",
     "OfflineEvaluation",
     "Popularity",
+    "RecommendEngine",
     "RecommendInputError",
     "Recommender",
     "TemporalHoldout",
     "Transitions",
+    "cap_per_category",
     "compare",
     "compare_with_ranker",
+    "compile_rules",
     "customer_features",
     "decayed_profile",
     "evaluate",
@@ -102,6 +109,7 @@ __all__ = [
     "interaction_events",
     "item_vectors",
     "last_fraction_split",
+    "parse_context",
     "product_context",
     "recency_age",
     "recommend_lists",

@@ -92,9 +92,7 @@ def replenish_intervals(
         gaps["category"] = category[gaps["item"].to_numpy(dtype=np.int64)]
         own = gaps.groupby("item")["gap"].agg(["median", "size"])
         own = own[own["size"] >= MIN_GAPS]
-        by_cat = gaps.dropna(subset=["category"]).groupby("category")["gap"].agg(
-            ["median", "size"]
-        )
+        by_cat = gaps.dropna(subset=["category"]).groupby("category")["gap"].agg(["median", "size"])
         by_cat = by_cat[by_cat["size"] >= MIN_GAPS]
         cat_median = pd.Series(category).map(by_cat["median"]).to_numpy(dtype=np.float64)
         out = np.where(consumable, cat_median, np.nan)
