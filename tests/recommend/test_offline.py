@@ -178,6 +178,8 @@ def test_every_generator_and_the_ranker_are_scored(store):
     names = [r["generator"] for r in store.result.rows]
     assert names == [*generator_grids(), RANKER]
     assert store.result.ranker is not None and store.result.ranker_skipped is None
+    seen = store.result.ranker.feature_names_
+    assert {"group_share", "price_log_ratio", "user:recency_days", "user:price_index"} <= set(seen)
     for r in store.result.rows:
         for m in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage", "diversity"):
             assert 0.0 <= r[m] <= 1.0, (r["generator"], m)

@@ -405,6 +405,7 @@ class RecommendEngine:
         self._cold_row = {u: i for i, u in enumerate(self.cold_ids_.tolist())}
         self._item_col = {p: i for i, p in enumerate(self.items_.tolist())}
         self._category_code = {c: i for i, c in enumerate(self.categories_.tolist())}
+        self._blocked = np.flatnonzero(~self.allowed_)
         self._id_rank = np.argsort(np.argsort(self.items_, kind="stable"), kind="stable")
 
     # -- serving ----------------------------------------------------------------------------------
@@ -532,10 +533,12 @@ class RecommendEngine:
             idx = self.profile_.indices[start:stop]
             w = self.profile_.data[start:stop]
             session = np.asarray(list(dict.fromkeys(extra[::-1].tolist())), dtype=np.int64)
-            keep = ~np.isin(idx, session)
+            keep = np.ones(len(idx), dtype=bool)
+            for item in session.tolist():
+                keep &= idx != item
             top = w.max() if len(w) else 1.0
-            idx = np.r_[idx[keep], session]
-            w = np.r_[w[keep], np.full(len(session), top)].astype(np.float32)
+            idx = np.concatenate([idx[keep], session])
+            w = np.concatenate([w[keep], np.full(len(session), top, dtype=np.float32)])
             order = np.argsort(idx, kind="stable")
             profile = sp.csr_matrix((w[order], idx[order], [0, len(idx)]), shape=(1, n))
             older = [i for i in recent[0].tolist() if i >= 0 and i not in set(session.tolist())]
@@ -552,7 +555,7 @@ class RecommendEngine:
         tier = np.zeros(scores.shape, dtype=np.int8)
         if browse >= 0:
             tier[:, self.category_ == browse] = 1
-        scores[:, ~self.allowed_] = -np.inf
+        scores[:, self._blocked] = -np.inf
         b = len(rows)
         favourite = np.where(known, self.history_favourite_[np.maximum(rows, 0)], -1)
         block = _Block(
@@ -649,7 +652,7 @@ class RecommendEngine:
             fav = np.full(len(rows), browse, dtype=np.int64)
         base = np.vstack([self.popularity_[None, :], self.segment_popularity_])
         scores = base[seg + 1].astype(np.float64)
-        scores[:, ~self.allowed_] = -np.inf
+        scores[:, self._blocked] = -np.inf
         tier = np.zeros(scores.shape, dtype=np.int8)
         in_fav = (fav[:, None] >= 0) & (self.category_[None, :] == fav[:, None])
         tier[in_fav] = 1

@@ -19,7 +19,11 @@ popularity.
 
 :func:`evaluate_warehouse` runs it on a project's warehouse with the temporal
 holdout of :mod:`nextbest.models.recommend.holdout` (diversity by product
-category; the ranker also sees the price).
+category). The ranker also sees each product's price and category and each
+customer's features read at each cutoff
+(:func:`~nextbest.models.recommend.customer_context.customer_features`: recency,
+frequency, value, price sensitivity, engagement), with the customer's affinity to
+the candidate's category and its price against the customer's usual price.
 
 >>> sorted(generator_grids(size="small"))[:4]
 ['ALS', 'BPR', 'co-occurrence', 'content']
@@ -48,6 +52,7 @@ from nextbest.models.recommend.base import Recommender, RecommendInputError
 from nextbest.models.recommend.bpr import BPR
 from nextbest.models.recommend.content import ContentSimilarity
 from nextbest.models.recommend.cooccurrence import CoOccurrence
+from nextbest.models.recommend.customer_context import customer_features
 from nextbest.models.recommend.ease import EASE
 from nextbest.models.recommend.evaluate import Comparison, Grid, compare, evaluate
 from nextbest.models.recommend.holdout import TemporalHoldout, warehouse_holdout
@@ -330,6 +335,8 @@ def compare_with_ranker(
     diversity_features: pd.DataFrame | None = None,
     fit_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     ranker_features: pd.DataFrame | None = None,
+    ranker_options: Mapping[str, Any] | None = None,
+    test_user_features: pd.DataFrame | None = None,
     candidates: int = 50,
     n_boot: int = 1000,
     seed: int = 0,
@@ -351,6 +358,11 @@ def compare_with_ranker(
         Extra ``fit`` arguments per generator (``{"content": {"item_attributes": ...}}``).
     ranker_features : DataFrame, optional
         Numeric item attributes the ranker sees (price, ...).
+    ranker_options : dict, optional
+        Further :class:`CandidateRanker` arguments (``item_groups``,
+        ``price_column``, ``user_features`` read at the validation cut, ...).
+    test_user_features : DataFrame, optional
+        The same user features read at the test cut, for the refit.
     candidates : int
         Candidates per generator the ranker re-scores.
     n_boot, seed : int
@@ -416,6 +428,7 @@ def compare_with_ranker(
             item_features=ranker_features,
             seed=seed,
             threads=threads,
+            **dict(ranker_options or {}),
         ).fit(fit, validation_truth)
     except RecommendInputError as err:
         out.ranker_skipped = err.message
@@ -424,7 +437,7 @@ def compare_with_ranker(
     learn_s = time.perf_counter() - t0
     say("scoring the ranker on test", len(generators) + 1, total)
     t0 = time.perf_counter()
-    ranker.refit_candidates(train)
+    ranker.refit_candidates(train, user_features=test_user_features)
     refit_s = time.perf_counter() - t0
     m = evaluate(ranker, test_truth, k, item_features=diversity_features)
     best = max(result.validation, key=lambda n: result.validation[n])
@@ -499,6 +512,12 @@ def evaluate_warehouse(
         diversity = dummies.reindex(pd.Index(holdout.train.items), fill_value=0.0)
     if candidates is None:
         candidates = shortlist_size(holdout.train.n_items, int(k))
+    options: dict[str, Any] = {
+        "price_column": "price",
+        "user_features": customer_features(wh, holdout.validation_cut),
+    }
+    if category.notna().any():
+        options["item_groups"] = category.dropna().astype(str)
     result = compare_with_ranker(
         gens,
         holdout.fit,
@@ -509,6 +528,8 @@ def evaluate_warehouse(
         diversity_features=diversity,
         fit_kwargs={"content": {"item_attributes": products}},
         ranker_features=products.set_index("product_id")[["price"]],
+        ranker_options=options,
+        test_user_features=customer_features(wh, holdout.test_cut),
         candidates=candidates,
         n_boot=n_boot,
         seed=seed,
