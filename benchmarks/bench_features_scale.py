@@ -1,10 +1,12 @@
 """How feature snapshots scale with the number of events: full and incremental.
 
-    python benchmarks/bench_features_scale.py [--events 1000000,10000000,30000000] [--days 3]
+    python benchmarks/bench_features_scale.py [--events 1000000,10000000,30000000] [--steps 3]
+        [--reuse]
 
 For each size a synthetic store with about that many events (about 107 events per
-customer over a year) is generated and ingested (not timed). Then, each step in its
-own process, timed, with its peak memory:
+customer over a year) is generated and ingested (not timed); with ``--reuse`` the
+ingested warehouse is kept under ``--work`` and later runs start from a copy of it.
+Then, each step in its own process, timed, with its peak memory:
 
 1. the stored snapshot ``--days`` days before the end, built in full together with
    the feature state an incremental update starts from;
@@ -17,6 +19,7 @@ own process, timed, with its peak memory:
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import time
 from pathlib import Path
@@ -103,6 +106,26 @@ def stage_check(args: argparse.Namespace) -> dict:
     return {"features": len(full.columns) - 1, "differ": differ}
 
 
+def _prepared(work: Path, size: int, args: argparse.Namespace, console: Console) -> dict:
+    """A fresh ``work/warehouse.duckdb`` with about ``size`` events, and what it holds.
+
+    With ``--reuse`` the ingested warehouse is kept as ``prepared.duckdb`` (and its
+    description as ``prepared.json``) and copied for each run.
+    """
+    kept, about = work / "prepared.duckdb", work / "prepared.json"
+    if args.reuse and kept.exists() and about.exists():
+        shutil.copyfile(kept, work / "warehouse.duckdb")
+        return json.loads(about.read_text())
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    with console.status(f"preparing about {size:,} events ..."):
+        prep = run_stage(__file__, "prepare", args, work=work, size=size, events="")
+    if args.reuse:
+        shutil.copyfile(work / "warehouse.duckdb", kept)
+        about.write_text(json.dumps(prep))
+    return prep
+
+
 STAGES = {
     "prepare": stage_prepare,
     "snapshot": stage_snapshot,
@@ -118,6 +141,9 @@ def main() -> None:
     parser.add_argument("--as-of", default="", help="(stage) snapshot moment")
     parser.add_argument("--full", action="store_true", help="(stage) a full update")
     parser.add_argument("--steps", type=int, default=3, help="incremental days to time")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the ingested stores under --work and reuse them"
+    )
     args = parser.parse_args()
     if run_requested_stage(STAGES, args):
         return
@@ -141,10 +167,7 @@ def main() -> None:
         table.add_column(col, justify="right")
     for size in (int(s) for s in args.events.split(",")):
         work = Path(args.work) / str(size)
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        with console.status(f"preparing about {size:,} events ..."):
-            prep = run_stage(__file__, "prepare", args, work=work, size=size, events="")
+        prep = _prepared(work, size, args, console)
         end = dt.datetime.fromisoformat(prep["as_of"])
         days = [end - dt.timedelta(days=args.steps - i) for i in range(args.steps + 1)]
         opts = {"work": work, "events": ""}
@@ -170,7 +193,10 @@ def main() -> None:
             f"{snap['seconds'] / inc:.1f}x",
             "yes" if not check["differ"] else "NO: " + ", ".join(check["differ"]),
         )
-        shutil.rmtree(work, ignore_errors=True)
+        if args.reuse:
+            (work / "warehouse.duckdb").unlink(missing_ok=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     console.print(table)
     console.print(
         "incremental s: the median of the daily updates; speed-up: full s / incremental s"

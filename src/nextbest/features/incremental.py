@@ -20,6 +20,14 @@ ones; decayed sums are multiplied down by ``2^(-(B - ref)/half-life)`` and added
 Only customers with new data get new state rows. Families without an incremental
 form (custom features, user modules) are computed in full at ``B``.
 
+A step runs the same statements every day; only ``A`` and ``B`` change. They are
+compiled once (with ``A`` and ``B`` read from a one-row parameters table) and kept
+in the warehouse (:class:`nextbest.warehouse.statements.Statements`), keyed by the
+feature settings, the code and the schema of the tables read, so the next day's
+step runs the stored SQL without building a query. Only the lifecycle features
+(their birthdays are worked out from ``B``'s calendar date) and families from user
+modules are compiled each time.
+
 The result equals a full recompute (tests prove it on random days). The state is
 rebuilt in full instead when that cannot hold: no state yet, changed feature
 settings, an ``as_of`` that is not a later midnight, rows added before the state's
@@ -39,8 +47,11 @@ settings, an ``as_of`` that is not a later midnight, rows added before the state
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -54,9 +65,11 @@ from nextbest.features.preferences import preferences_from, weighted_activity
 from nextbest.features.registry import REGISTRY
 from nextbest.features.rfm import finish_rfm
 from nextbest.features.snapshot import assemble, build_snapshot, typed
-from nextbest.features.store import SNAPSHOT_TABLE, list_snapshots, save_snapshot
+from nextbest.features.store import SNAPSHOT_TABLE, save_snapshot
+from nextbest.schema import TABLES
 from nextbest.warehouse import Warehouse
-from nextbest.warehouse.writes import overwrite, upsert
+from nextbest.warehouse.statements import Statements, schema_key
+from nextbest.warehouse.writes import overwrite
 
 __all__ = ["Update", "update_snapshot"]
 
@@ -70,6 +83,9 @@ AGES = {  # days since something: grow by the days passed
     "expected_days_to_next": -1,
 }
 DECAYED = {"activity_score"}  # decayed sums: shrink by 2^(-days/half-life)
+# the families whose queries only depend on as_of through the context's cut
+# (lifecycle is compiled each time; families from user modules turn the cache off)
+BUILT_IN = (*CARRIED, "lifecycle", "custom")
 
 CUSTOMERS = "feature_state_customers"
 DAILY = "feature_state_daily"
@@ -78,6 +94,7 @@ AFFINITY = "feature_state_affinity"
 PRICES = "feature_state_prices"
 CATEGORIES = "feature_state_categories"
 META = "feature_state_meta"
+STATE_TABLES = (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES)
 
 LN2 = 0.6931471805599453
 TS = "timestamp(6)"
@@ -179,27 +196,51 @@ def update_snapshot(
     if not _midnight(as_of):
         rows = save_snapshot(wh, as_of, settings)
         return Update(as_of, rows, "full", None, f"as_of {as_of} is not a midnight")
-    since, reason, old_categories = _state_usable(wh, as_of, settings)
+    run = Statements(wh, _job_key(wh, settings))
+    check = _state_usable(wh, run, as_of, settings)
+    since, reason = check.since, check.reason
     if full:
         since, reason = None, "full build requested"
-    step = _Step(wh, since, as_of, settings)
     if since is None:
+        step = _Step(wh, None, as_of, settings, Statements(wh, None))
+        step.stage_state()
         snapshot = build_snapshot(wh, as_of, settings)
+        with wh.transaction():
+            step.write_state()
+            rows = _store_full(wh, snapshot, as_of)
+            meta = _meta(as_of, settings, step.top_categories(), rows, check.guards)
+            overwrite(wh, META, ibis.memtable({k: [v] for k, v in meta.items()}))
+            run.save()
     else:
-        snapshot = wh.stage(step.snapshot(old_categories), "snapshot")
-    with wh.transaction():
-        step.write_state()
-        stamped = snapshot.select(
-            as_of=ibis.literal(as_of, type=TS), **{c: snapshot[c] for c in snapshot.columns}
-        )
-        wh.replace_slice(SNAPSHOT_TABLE, stamped, "as_of", as_of)
-        t = wh.table(SNAPSHOT_TABLE)
-        rows = int(wh.execute(t.filter(t.as_of == ibis.literal(as_of, type=TS)).count()))
-        meta = _meta(wh, as_of, settings, step.top_categories(), rows)
-        overwrite(wh, META, ibis.memtable({k: [v] for k, v in meta.items()}))
+        step = _Step(wh, since, as_of, settings, run)
+        step.stage_state()
+        step.stage_snapshot(check.categories)
+        with wh.transaction():
+            step.write_state()
+            rows = step.store_snapshot()
+            meta = _meta(as_of, settings, step.top_categories(), rows, check.guards)
+            run.execute("meta:delete", lambda: f'DELETE FROM "{META}"')
+            columns = ", ".join(f'"{c}"' for c in meta)
+            marks = ", ".join("?" for _ in meta)
+            run.execute(
+                "meta:insert",
+                lambda: f'INSERT INTO "{META}" ({columns}) VALUES ({marks})',
+                params=list(meta.values()),
+            )
+            run.save()
     wh.clear_scratch()
     mode = "full" if since is None else "incremental"
     return Update(as_of, rows, mode, since, reason)
+
+
+def _store_full(wh: Warehouse, snapshot: ibis.Table, as_of: dt.datetime) -> int:
+    """Store a fully built snapshot as the slice ``as_of``; its rows."""
+    stamped = snapshot.select(
+        as_of=ibis.literal(as_of, type=TS), **{c: snapshot[c] for c in snapshot.columns}
+    )
+    wh.replace_slice(SNAPSHOT_TABLE, stamped, "as_of", as_of)
+    t = wh.table(SNAPSHOT_TABLE)
+    return int(wh.execute(t.filter(t.as_of == ibis.literal(as_of, type=TS)).count()))
 
 
 # -- when the state can be used ----------------------------------------------------------
@@ -210,36 +251,73 @@ def _settings_key(settings: FeatureSettings) -> str:
     return json.dumps({k: getattr(settings, k) for k in keep}, sort_keys=True)
 
 
-def _guards(wh: Warehouse, as_of: dt.datetime) -> dict[str, str]:
-    """Row counts before ``as_of`` and a catalogue fingerprint: what must not change."""
-    cut = ibis.literal(as_of, type=TS)
-    counts = {}
-    for name, column in (
-        ("orders", "ordered_at"),
-        ("events", "occurred_at"),
-        ("messages", "sent_at"),
-    ):
-        t = wh.table(name)
-        counts[name] = str(wh.execute(t.filter(t[column] < cut).count()))
-    c = wh.table("customers")
-    counts["customers"] = str(
-        wh.execute(c.filter(c.signup_at.isnull() | (c.signup_at < cut)).count())
+@functools.cache
+def _code_key() -> str:
+    """A fingerprint of the code the step's SQL comes from (features, warehouse, schema)."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for folder in ("features", "warehouse"):
+        for path in sorted((root / folder).glob("*.py")):
+            digest.update(path.read_bytes())
+    digest.update((root / "schema.py").read_bytes())
+    return digest.hexdigest()
+
+
+def _job_key(wh: Warehouse, settings: FeatureSettings) -> str | None:
+    """What the step's compiled SQL depends on; None when it cannot be kept (families
+    from user modules may read ``as_of`` in ways a stored query would not follow)."""
+    if settings.modules or any(f.name not in BUILT_IN for f in REGISTRY):
+        return None
+    tables = [*TABLES, *STATE_TABLES, META, SNAPSHOT_TABLE]
+    return json.dumps(
+        ["incremental", _code_key(), settings.model_dump_json(), schema_key(wh, tables)]
     )
+
+
+def _guards(run: Statements) -> ibis.Table:
+    """Row counts before the parameters ``since`` and ``as_of`` and a catalogue
+    fingerprint (what must not change), as one row."""
+    wh = run.wh
+    values: dict[str, ibis.Value] = {}
+    for when in ("since", "as_of"):
+        cut = run.param(when)
+        for name, column in (
+            ("orders", "ordered_at"),
+            ("events", "occurred_at"),
+            ("messages", "sent_at"),
+        ):
+            t = wh.table(name)
+            values[f"{name}_{when}"] = t.filter(t[column] < cut).count().as_scalar()
+        c = wh.table("customers")
+        signed_up = c.filter(c.signup_at.isnull() | (c.signup_at < cut))
+        values[f"customers_{when}"] = signed_up.count().as_scalar()
     p = wh.table("products")
     key = p.product_id.concat("|", p.category.fill_null(""), "|", p.brand.fill_null(""))
-    counts["products"] = f"{wh.execute(p.count())}:{wh.execute(key.hash().sum()) or 0}"
-    return counts
+    values["products_n"] = p.count().as_scalar()
+    values["products_hash"] = key.hash().sum().as_scalar()
+    return run.table("params").select(**values)
+
+
+def _guard_values(row: dict[str, Any], when: str) -> dict[str, str]:
+    out = {name: str(row[f"{name}_{when}"]) for name in ("orders", "events", "messages")}
+    out["customers"] = str(row[f"customers_{when}"])
+    out["products"] = f"{row['products_n']}:{row['products_hash'] or 0}"
+    return out
 
 
 def _meta(
-    wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings, categories: list[str], rows: int
+    as_of: dt.datetime,
+    settings: FeatureSettings,
+    categories: list[str],
+    rows: int,
+    guards: dict[str, str],
 ) -> dict[str, Any]:
     return {
         "rows": rows,
         "categories": json.dumps(categories),
         "as_of": as_of,
         "settings": _settings_key(settings),
-        "guards": json.dumps(_guards(wh, as_of)),
+        "guards": json.dumps(guards),
     }
 
 
@@ -247,24 +325,50 @@ def _midnight(t: dt.datetime) -> bool:
     return t == dt.datetime(t.year, t.month, t.day)
 
 
+@dataclass
+class _Check:
+    """Whether the state can grow to ``as_of``: its ``as_of`` (``since``) and top
+    categories, else why not; and the guards as of ``as_of`` (for the next check)."""
+
+    since: dt.datetime | None
+    reason: str
+    categories: list[str]
+    guards: dict[str, str]
+
+
 def _state_usable(
-    wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings
-) -> tuple[dt.datetime | None, str, list[str]]:
-    """The state's ``as_of`` and top categories when the snapshot at ``as_of`` can grow
-    from it, else None and why not."""
-    if META not in wh.list_tables():
-        return None, "no feature state yet", []
-    meta = wh.to_pandas(wh.table(META)).iloc[0]
-    since = meta["as_of"].to_pydatetime()
+    wh: Warehouse, run: Statements, as_of: dt.datetime, settings: FeatureSettings
+) -> _Check:
+    """Whether the snapshot at ``as_of`` can grow from the stored state (binds the
+    parameters ``since`` and ``as_of`` of ``run``)."""
+    meta = None
+    if META in wh.list_tables():
+        meta = run.query("meta", lambda: wh.table(META))[0]
+    since = meta["as_of"] if meta is not None else as_of
+    run.bind(since=(since, TS), as_of=(as_of, TS))
+    row = run.query("guards", lambda: _guards(run))[0]
+    guards = _guard_values(row, "as_of")
+
+    def no(reason: str) -> _Check:
+        return _Check(None, reason, [], guards)
+
+    if meta is None:
+        return no("no feature state yet")
     if meta["settings"] != _settings_key(settings):
-        return None, "feature settings changed", []
+        return no("feature settings changed")
     if as_of <= since:
-        return None, f"as_of {as_of} is not after the state's {since}", []
-    if meta["rows"] and since not in list_snapshots(wh):
-        return None, f"the snapshot as of {since} is gone", []
-    if json.loads(meta["guards"]) != _guards(wh, since):
-        return None, f"data before {since} or the product catalogue changed", []
-    return since, "", json.loads(meta["categories"])
+        return no(f"as_of {as_of} is not after the state's {since}")
+    if meta["rows"]:
+        snapshots = wh.table(SNAPSHOT_TABLE)
+        kept = run.query(
+            "kept",
+            lambda: snapshots.filter(snapshots.as_of == run.param("since")).count().as_table(),
+        )
+        if not next(iter(kept[0].values())):
+            return no(f"the snapshot as of {since} is gone")
+    if json.loads(meta["guards"]) != _guard_values(row, "since"):
+        return no(f"data before {since} or the product catalogue changed")
+    return _Check(since, "", json.loads(meta["categories"]), guards)
 
 
 # -- one step: the state at A plus the rows in [A, B) -------------------------------------
@@ -282,8 +386,19 @@ def _greatest(a: ibis.Value, b: ibis.Value) -> ibis.Value:
     return ibis.greatest(a.fill_null(b), b.fill_null(a))
 
 
+def _variant(categories: list[str], everyone: bool) -> str:
+    """A short name for the snapshot's shape (its affinity columns, whose rows)."""
+    text = json.dumps([categories, everyone])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 class _Step:
-    """The deltas of one step, staged once, and the state and snapshot they give."""
+    """The deltas of one step, staged once, and the state and snapshot they give.
+
+    Expressions are only built when ``run`` has no stored SQL for them. The step's
+    moments are ``A`` and ``B``: the parameters of ``run`` when it grows a state,
+    else ``B`` is ``as_of`` itself.
+    """
 
     def __init__(
         self,
@@ -291,59 +406,82 @@ class _Step:
         since: dt.datetime | None,
         as_of: dt.datetime,
         settings: FeatureSettings,
+        run: Statements,
     ) -> None:
-        self.wh, self.since, self.as_of = wh, since, as_of
+        self.wh, self.since, self.as_of, self.settings = wh, since, as_of, settings
+        self.run = run
         self.fresh = since is None  # building the state from nothing
         self._top: list[str] | None = None
-        self._state = (
-            {}
-            if self.fresh
-            else {
-                name: wh.table(name)
-                for name in (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES)
-            }
-        )
-        # the top categories come from the merged counts (see :meth:`snapshot`)
-        self.ctx = Context.from_warehouse(wh, as_of, settings, categories=[])
-        ctx = self.ctx
-        self.orders = self._new(ctx["orders"], "ordered_at")
-        self.events = self._new(ctx["events"], "occurred_at")
-        self._stage_deltas()
+        self._variant = ""
+        self._state: dict[str, ibis.Table] = {}
+        if not self.fresh:
+            # the context's cut is the literal as_of: compiled, it reads the parameter
+            run.substitute = lambda: {_lit(as_of): run.param("as_of")}
+
+    @functools.cached_property
+    def ctx(self) -> Context:
+        """The tables cut at ``as_of`` (the top categories come from the merged counts)."""
+        return Context.from_warehouse(self.wh, self.as_of, self.settings, categories=[])
+
+    @functools.cached_property
+    def orders(self) -> ibis.Table:
+        return self._new(self.ctx["orders"], "ordered_at")
+
+    @functools.cached_property
+    def events(self) -> ibis.Table:
+        return self._new(self.ctx["events"], "occurred_at")
+
+    @property
+    def A(self) -> ibis.Value:
+        """The state's ``as_of`` (only for a step that grows an existing state)."""
+        if self.fresh:
+            raise ValueError("a state built from nothing has no start")
+        return self.run.param("since")
+
+    @property
+    def B(self) -> ibis.Value:
+        """The moment of the snapshot being made."""
+        return _lit(self.as_of) if self.fresh else self.run.param("as_of")
 
     def old(self, name: str) -> ibis.Table:
         """State table ``name`` as it was before this step."""
+        if name not in self._state:
+            self._state[name] = self.wh.table(name)
         return self._state[name]
 
-    @property
-    def start(self) -> dt.datetime:
-        """The state's ``as_of`` (only for a step that grows an existing state)."""
-        if self.since is None:
-            raise ValueError("a state built from nothing has no start")
-        return self.since
+    def _t(self, name: str) -> ibis.Table:
+        """Scratch table ``name`` staged by this step."""
+        return self.run.table(name)
 
     # rows that are new in this step
     def _new(self, t: ibis.Table, column: str) -> ibis.Table:
-        return t if self.fresh else t.filter(t[column] >= _lit(self.start))
+        return t if self.fresh else t.filter(t[column] >= self.A)
 
     def _decay_factor(self, ref: ibis.Value) -> ibis.Value:
         """2^(-(as_of - ref)/half-life): carries a decayed sum from ``ref`` to ``as_of``."""
         return (-self.ctx.age_days(ref) * (LN2 / self.ctx.settings.half_life_days)).exp()
 
-    # ---- deltas -------------------------------------------------------------------------
-    def _stage_deltas(self) -> None:
-        wh = self.wh
-        self.sessions = wh.stage(self._sessions(), "state_sessions")
-        self.carts = wh.stage(self._abandoned(), "state_carts")
-        self.delta = wh.stage(self._customer_delta(), "state_delta")
-        self.daily_delta = wh.stage(self._daily_delta(), "state_daily")
-        if not self.fresh:
-            self.window_delta = wh.stage(self._window_delta(), "state_windows")
-        self.new_customers = wh.stage(self._merged_customers(), "state_customers")
-        self.new_affinity = wh.stage(self._merged_affinity(), "state_affinity")
-        self.new_prices = wh.stage(self._merged_prices(), "state_prices")
-        self.new_daily = wh.stage(self._merged_daily(), "state_daily_rows")
-        self.new_categories = wh.stage(self._merged_categories(), "state_categories")
+    def _days(self) -> ibis.Value:
+        """Days from ``A`` to ``B``."""
+        seconds = self.B.epoch_seconds().cast("float64") - self.A.epoch_seconds().cast("float64")
+        return seconds / 86_400.0
 
+    def stage_state(self) -> None:
+        """Stage the deltas and the merged state rows."""
+        run = self.run
+        run.stage("sessions", self._sessions)
+        run.stage("carts", self._abandoned)
+        run.stage("delta", self._customer_delta)
+        run.stage("daily_delta", self._daily_delta)
+        if not self.fresh:
+            run.stage("windows", self._window_delta)
+        run.stage("customers", self._merged_customers)
+        run.stage("affinity", self._merged_affinity)
+        run.stage("prices", self._merged_prices)
+        run.stage("daily", self._merged_daily)
+        run.stage("categories", self._merged_categories)
+
+    # ---- deltas ----
     def _sessions(self) -> ibis.Table:
         """The sessions with new events, merged with what the state knew of them."""
         e = self.events.filter(self.events.session_id.notnull())
@@ -374,7 +512,7 @@ class _Step:
         horizon = ibis.interval(seconds=int(ctx.settings.abandonment_hours * 3600))
         if self.fresh:
             return abandoned_carts(ctx, ctx["events"])
-        start = _lit(self.start) - horizon  # settled before: cart + horizon < since
+        start = self.A - horizon  # settled before: cart + horizon < since
         e = ctx["events"]
         carts = abandoned_carts(ctx, e.filter(e.occurred_at >= start))
         return carts.filter(carts.occurred_at >= start)
@@ -417,7 +555,7 @@ class _Step:
         events = e.group_by("customer_id").aggregate(
             d_last_event=e.occurred_at.max(), d_activity=ctx.decay(e.occurred_at).sum()
         )
-        s = self.sessions
+        s = self._t("sessions")
         existed = s.o_events.notnull()
         minutes = (ctx.age_days(s.first) - ctx.age_days(s.last)) * 1440.0
         old_minutes = (ctx.age_days(s.o_first) - ctx.age_days(s.o_last)) * 1440.0
@@ -428,7 +566,7 @@ class _Step:
                 (s.events == 1).cast("int64") - (s.o_events == 1).fill_null(False).cast("int64")
             ).sum(),
         )
-        c = self.carts
+        c = self._t("carts")
         carts = c.group_by("customer_id").aggregate(d_last_abandoned=c.occurred_at.max())
         parts = [
             self._part(
@@ -459,7 +597,7 @@ class _Step:
         else:
             # straight from the table (cheaper to filter), with the context's cut:
             # opens and clicks count once they happened before as_of
-            a, b = _lit(self.start), ctx.cut
+            a, b = self.A, ctx.cut
             m = self.wh.table("messages")
             m = m.filter(
                 (m.sent_at < b)
@@ -515,7 +653,7 @@ class _Step:
                 },
             )
 
-        o, e, s, c = self.orders, self.events, self.sessions, self.carts
+        o, e, s, c = self.orders, self.events, self._t("sessions"), self._t("carts")
         parts = [
             part(o, o.ordered_at, orders=1, spend=o.total.cast("float64")),
             part(
@@ -538,9 +676,9 @@ class _Step:
     def _window_delta(self) -> ibis.Table:
         """Per customer how each windowed feature changes: new days in, expired days out."""
         windows = self.ctx.settings.windows
-        a, b = self.start.date(), self.as_of.date()
-        back = {w: dt.timedelta(days=w) for w in windows}
-        dd = self.daily_delta
+        a, b = self.A.date(), self.B.date()
+        back = {w: ibis.interval(days=w) for w in windows}
+        dd = self._t("daily_delta")
         old = self.old(DAILY)
         expiring = [(old.day >= a - back[w]) & (old.day < b - back[w]) for w in windows]
         old = old.filter(ibis.or_(*expiring))
@@ -567,7 +705,7 @@ class _Step:
 
     # ---- merged state rows --------------------------------------------------------------
     def _merged_customers(self) -> ibis.Table:
-        d = self.delta
+        d = self._t("delta")
         if self.fresh:
             j = d
             old = {name: ibis.null() for name in (*STATE, "ref", "gap_n", "gap_mean", "gap_m2")}
@@ -604,7 +742,7 @@ class _Step:
         m2_all = q1 + q2 + ibis.ifelse(n > 0, (m2 - m1) ** 2 * n1 * n2 / n.nullif(0), 0.0)
         return j.select(
             "customer_id",
-            ref=_lit(self.as_of),
+            ref=self.B,
             gap_n=n.cast("int64"),
             gap_mean=mean,
             gap_m2=m2_all,
@@ -624,7 +762,7 @@ class _Step:
             for kind in ("category", "brand")
         ]
         if not self.fresh:
-            old = self.old(AFFINITY).semi_join(self.delta, "customer_id")
+            old = self.old(AFFINITY).semi_join(self._t("delta"), "customer_id")
             refs = self.old(CUSTOMERS).select("customer_id", "ref")
             old = old.inner_join(refs, "customer_id")
             parts.append(
@@ -652,7 +790,7 @@ class _Step:
         )
 
     def _merged_daily(self) -> ibis.Table:
-        dd = self.daily_delta
+        dd = self._t("daily_delta")
         if self.fresh:
             return dd
         u = dd.union(self.old(DAILY).semi_join(dd, ["customer_id", "day"]))
@@ -669,31 +807,37 @@ class _Step:
     def top_categories(self) -> list[str]:
         """The top categories after this step (counted once, then remembered)."""
         if self._top is None:
-            t = self.new_categories
-            top = t.order_by([ibis.desc("n"), "category"]).limit(self.ctx.settings.top_categories)
-            self._top = [str(c) for c in self.wh.execute(top)["category"]]
+            n = self.settings.top_categories
+
+            def top() -> ibis.Table:
+                t = self._t("categories")
+                return t.order_by([ibis.desc("n"), "category"]).limit(n).select("category")
+
+            self._top = [str(r["category"]) for r in self.run.query("top", top)]
         return self._top
 
     # ---- writing and deriving -----------------------------------------------------------
     def write_state(self) -> None:
-        """Write the merged rows (inside the caller's transaction)."""
+        """Write the merged rows (inside the caller's transaction): upserts of the
+        changed rows when the state grows, else whole tables."""
         writes = [
-            (CUSTOMERS, self.new_customers, ["customer_id"]),
-            (AFFINITY, self.new_affinity, ["customer_id", "kind", "key"]),
-            (PRICES, self.new_prices, ["customer_id", "category"]),
-            (DAILY, self.new_daily, ["customer_id", "day"]),
-            (
-                SESSIONS,
-                self.sessions.select("customer_id", "session_id", "first", "last", "events"),
-                ["customer_id", "session_id"],
-            ),
+            (CUSTOMERS, "customers", ["customer_id"]),
+            (AFFINITY, "affinity", ["customer_id", "kind", "key"]),
+            (PRICES, "prices", ["customer_id", "category"]),
+            (DAILY, "daily", ["customer_id", "day"]),
+            (SESSIONS, "sessions", ["customer_id", "session_id"]),
         ]
-        for name, rows, keys in writes:
-            if self.fresh:
-                overwrite(self.wh, name, rows)
-            else:
-                upsert(self.wh, name, rows, keys)
-        overwrite(self.wh, CATEGORIES, self.new_categories)
+        if self.fresh:
+            sessions = ["customer_id", "session_id", "first", "last", "events"]
+            for name, scratch, _ in writes:
+                rows = self._t(scratch)
+                overwrite(self.wh, name, rows.select(*sessions) if name == SESSIONS else rows)
+            overwrite(self.wh, CATEGORIES, self._t("categories"))
+            return
+        for name, scratch, keys in writes:
+            self.run.upsert(name, scratch, keys)
+        self.run.execute(f"delete:{CATEGORIES}", lambda: f'DELETE FROM "{CATEGORIES}"')
+        self.run.insert(f"insert:{CATEGORIES}", CATEGORIES, lambda: self._t("categories"))
 
     def _after(self, name: str, rows: ibis.Table, keys: list[str]) -> ibis.Table:
         """State table ``name`` as it is after this step."""
@@ -701,48 +845,74 @@ class _Step:
             return rows
         return self.old(name).anti_join(rows, keys).union(rows.select(*self.old(name).columns))
 
-    def snapshot(self, old_categories: list[str]) -> ibis.Table:
-        """The snapshot at ``as_of`` (before the merged state is written).
+    def stage_snapshot(self, old_categories: list[str]) -> None:
+        """Stage the snapshot at ``as_of`` (before the merged state is written).
 
         Customers with new data (and new sign-ups) get their rows from the merged
         state; every other row is yesterday's moved forward: ages grow by the days
         passed, decayed scores shrink, windows drop their expired days. When the top
         categories changed, every customer's row comes from the state.
         """
+        top = self.top_categories()
+        everyone = set(top) != set(old_categories)
+        variant = self._variant = _variant(top, everyone)
+        run = self.run
+        run.stage("changed", lambda: self._changed(everyone), label=f"changed:{everyone}")
+        run.stage("lifecycle", self._lifecycle, cache=False)
+        run.stage("snapshot", lambda: self._snapshot(everyone), label=f"snapshot:{variant}")
+
+    def _changed(self, everyone: bool) -> ibis.Table:
+        """The customers whose rows come from the state."""
+        customers = self.ctx["customers"]
+        if everyone:
+            return customers.select("customer_id")
+        signed_up = customers.filter(customers.signup_at >= self.A)
+        return ibis.union(
+            self._t("customers").select("customer_id"), signed_up.select("customer_id")
+        ).distinct()
+
+    def _lifecycle(self) -> ibis.Table:
+        """The lifecycle features of every customer (lifetime spend from the state)."""
+        state = self._after(CUSTOMERS, self._t("customers"), ["customer_id"])
+        buyers = state.filter(state.n_orders > 0)
+        spend = buyers.select("customer_id", _spend=buyers.spend, _first=buyers.first_order)
+        return lifecycle_from(self.ctx, spend)
+
+    def _snapshot(self, everyone: bool) -> ibis.Table:
         ctx = self.ctx
         ctx.categories = self.top_categories()
-        everyone = set(ctx.categories) != set(old_categories)
         old = self.wh.table(SNAPSHOT_TABLE)
-        old = old.filter(old.as_of == _lit(self.start)).drop("as_of")
-        customers = ctx["customers"]
+        old = old.filter(old.as_of == self.A).drop("as_of")
         if everyone:
-            changed = customers.select("customer_id")
-            state = self._after(CUSTOMERS, self.new_customers, ["customer_id"])
-            affinity = self._after(AFFINITY, self.new_affinity, ["customer_id", "kind", "key"])
+            state = self._after(CUSTOMERS, self._t("customers"), ["customer_id"])
+            affinity = self._after(AFFINITY, self._t("affinity"), ["customer_id", "kind", "key"])
         else:
-            signed_up = customers.filter(customers.signup_at >= _lit(self.start))
-            changed = ibis.union(
-                self.new_customers.select("customer_id"), signed_up.select("customer_id")
-            ).distinct()
-            state, affinity = self.new_customers, self.new_affinity
-        changed = self.wh.stage(changed, "state_changed")
+            state, affinity = self._t("customers"), self._t("affinity")
+        changed = self._t("changed")
         families = [f for f in REGISTRY if f.name in CARRIED]
         features = [f for fam in families for f in fam.features(ctx)]
         fresh_rows = typed(self._from_state(changed, state, affinity, old), features)
         moved = self._moved(old.anti_join(changed, "customer_id"), features)
         core = fresh_rows.union(moved.select(*fresh_rows.columns))
-        everyone_state = self._after(CUSTOMERS, self.new_customers, ["customer_id"])
-        buyers = everyone_state.filter(everyone_state.n_orders > 0)
-        spend = buyers.select("customer_id", _spend=buyers.spend, _first=buyers.first_order)
-        parts = [core, lifecycle_from(ctx, spend)]
+        parts = [core, self._t("lifecycle")]
         parts += [f.compute(ctx) for f in REGISTRY if f.name not in (*CARRIED, "lifecycle")]
         return assemble(ctx, parts, list(REGISTRY), ordered=False)
 
+    def store_snapshot(self) -> int:
+        """Store the staged snapshot as the slice ``as_of`` (inside the caller's
+        transaction); its rows."""
+        run = self.run
+        run.replace_slice(
+            SNAPSHOT_TABLE, "snapshot", "as_of", "as_of", label=f"snapshot:{self._variant}"
+        )
+        counted = run.query("rows", lambda: self._t("snapshot").count().as_table())
+        return int(next(iter(counted[0].values())))
+
     def _moved(self, old: ibis.Table, features: list[Any]) -> ibis.Table:
         """Yesterday's rows of customers without new data, carried to ``as_of``."""
-        days = (self.as_of - self.start).total_seconds() / 86_400
-        shrink = 2.0 ** (-days / self.ctx.settings.half_life_days)
-        delta = self.window_delta
+        days = self._days()
+        shrink = ibis.literal(2.0) ** (-days / self.ctx.settings.half_life_days)
+        delta = self._t("windows")
         delta = delta.rename(**{f"{c}__d": c for c in delta.columns if c != "customer_id"})
         t = old.left_join(delta, "customer_id").drop("customer_id_right")
         windows = set(self._window_names())
@@ -768,7 +938,7 @@ class _Step:
         windows = changed.left_join(old.select("customer_id", *names), "customer_id").drop(
             "customer_id_right"
         )
-        delta = self.window_delta
+        delta = self._t("windows")
         delta = delta.rename(**{f"{c}__d": c for c in delta.columns if c != "customer_id"})
         windows = windows.left_join(delta, "customer_id").drop("customer_id_right")
         windows = windows.select(
@@ -841,7 +1011,7 @@ class _Step:
         )
         by_brand = aff.filter(aff.kind == "brand").select("customer_id", brand="key", _w="score")
         prices = self.old(PRICES).semi_join(changed, "customer_id")
-        new = self.new_prices
+        new = self._t("prices")
         prices = prices.anti_join(new, ["customer_id", "category"]).union(
             new.semi_join(changed, "customer_id").select(*prices.columns)
         )

@@ -1,0 +1,279 @@
+"""Compiled statements kept in the warehouse: build and compile a query once, replay it.
+
+Building an Ibis expression and compiling it to SQL costs tens of milliseconds a
+query, whatever the data. A job that runs the same queries every day (only the
+moment they are about changes) can keep their SQL instead: :class:`Statements`
+compiles each statement the first time it is asked for, stores it in the table
+``_compiled_statements`` under a key, and on later runs executes the stored SQL
+without building anything.
+
+What changes between runs goes into a one-row *parameters* table (see
+:meth:`Statements.bind`) that the statements read, so the SQL itself stays the same.
+Values that the expressions hold as literals can be turned into reads of that table
+when compiling (``substitute``). The key must name everything else the SQL depends
+on; :func:`schema_key` covers the columns of the tables read.
+
+>>> import tempfile, pathlib, ibis, datetime as dt
+>>> from nextbest.warehouse import Warehouse
+>>> with Warehouse(pathlib.Path(tempfile.mkdtemp()) / "w.duckdb") as wh:
+...     for day in (1, 2):
+...         run = Statements(wh, "example")
+...         run.bind(when=(dt.datetime(2025, 1, day), "timestamp(6)"))
+...         when = run.param("when")
+...         rows = run.query("day", lambda: run.table("params").select(d=when.day()))
+...         run.save()
+...         print(rows, run.compiled)
+[{'d': 1}] 1
+[{'d': 2}] 0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import sqlglot as sg
+
+from nextbest.warehouse.sources import SCRATCH_PREFIX
+
+if TYPE_CHECKING:
+    from nextbest.warehouse.connection import Warehouse
+
+__all__ = ["CACHE_TABLE", "Statements", "schema_key"]
+
+CACHE_TABLE = "_compiled_statements"
+Substitutions = Mapping[ir.Value, ir.Value]
+PARAMS = "params"  # the parameters table (a temporary table, see Statements.bind)
+
+
+def schema_key(wh: Warehouse, names: list[str]) -> str:
+    """A fingerprint of the columns and types of the stored tables ``names``."""
+    quoted = ", ".join(f"'{n}'" for n in names)
+    rows = wh.raw_sql(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = 'main' "
+        f"AND table_name IN ({quoted}) ORDER BY table_name, column_index"
+    ).fetchall()
+    versions = (ibis.__version__, sg.__version__)
+    return hashlib.sha256(json.dumps([versions, rows], default=str).encode()).hexdigest()
+
+
+class Statements:
+    """The statements of one job, each compiled once per ``key`` and replayed after.
+
+    Statements are named by labels, unique within the key. Scratch tables made with
+    :meth:`stage` have fixed names (so stored SQL can read them) and are dropped by
+    :meth:`Warehouse.clear_scratch`. ``substitute`` maps expressions (typically
+    literals the expressions were built with) to the expressions that replace them
+    before compiling (or a function giving that mapping, called when compiling).
+    Call :meth:`save` once the job succeeded; ``key=None`` keeps nothing (every
+    statement compiled every time).
+    """
+
+    def __init__(
+        self,
+        wh: Warehouse,
+        key: str | None,
+        substitute: Substitutions | Callable[[], Substitutions] | None = None,
+    ) -> None:
+        self.wh = wh
+        self.key = hashlib.sha256(key.encode()).hexdigest() if key is not None else None
+        self.substitute = substitute
+        self.compiled = 0  # statements compiled (not found stored) by this object
+        self._stored = self._load()
+        self._new: dict[str, str] = {}
+        self._tables: dict[str, ibis.Table] = {}
+
+    # -- the stored SQL ----------------------------------------------------------------
+    def _load(self) -> dict[str, str]:
+        if self.key is None or not self._cache_exists():
+            return {}
+        rows = self.wh.raw_sql(
+            f'SELECT label, sql FROM "{CACHE_TABLE}" WHERE key = ?', params=[self.key]
+        ).fetchall()
+        return dict(rows)
+
+    def _cache_exists(self) -> bool:
+        found = self.wh.raw_sql(
+            "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary "
+            f"AND database_name = current_database() AND table_name = '{CACHE_TABLE}'"
+        ).fetchall()
+        return bool(found[0][0])
+
+    def save(self) -> None:
+        """Store the statements compiled since the last save under the key."""
+        if self.key is None or not self._new:
+            return
+        if not self._cache_exists():
+            self.wh.raw_sql(
+                f'CREATE TABLE "{CACHE_TABLE}" (key VARCHAR, label VARCHAR, sql VARCHAR)'
+            )
+        for label, sql in self._new.items():
+            self.wh.raw_sql(
+                f'DELETE FROM "{CACHE_TABLE}" WHERE key = ? AND label = ?',
+                params=[self.key, label],
+            )
+            self.wh.raw_sql(
+                f'INSERT INTO "{CACHE_TABLE}" VALUES (?, ?, ?)', params=[self.key, label, sql]
+            )
+        self._stored.update(self._new)
+        self._new = {}
+
+    @property
+    def reused(self) -> int:
+        """How many stored statements there are for the key (before this run's)."""
+        return len(self._stored)
+
+    def sql(self, label: str, make: Callable[[], str]) -> str:
+        """The SQL of statement ``label``: stored, else ``make()`` (and kept to save)."""
+        if label in self._stored:
+            return self._stored[label]
+        if label not in self._new:
+            self._new[label] = make()
+            self.compiled += 1
+        return self._new[label]
+
+    def compile(self, expr: ibis.Expr) -> str:
+        """``expr`` as SQL, with the substitutions made."""
+        found = self.substitute() if callable(self.substitute) else self.substitute
+        if found:
+            mapping = {k.op(): v.op() for k, v in found.items()}
+            expr = expr.op().replace(mapping).to_expr()
+        return str(self.wh.con.compile(expr))
+
+    # -- parameters ---------------------------------------------------------------------
+    def bind(self, **values: tuple[Any, str]) -> None:
+        """Make the parameters table hold one row: ``name=(value, ibis type)``."""
+        mapper = self.wh.con.compiler.type_mapper
+        columns = ", ".join(
+            f'CAST(? AS {mapper.to_string(dt.dtype(kind))}) AS "{name}"'
+            for name, (_, kind) in values.items()
+        )
+        self.wh.raw_sql(
+            f'CREATE OR REPLACE TEMP TABLE "{self.name(PARAMS)}" AS SELECT {columns}',
+            params=[v for v, _ in values.values()],
+        )
+        self._tables.pop(PARAMS, None)
+
+    def param(self, name: str) -> ibis.Value:
+        """Parameter ``name`` (see :meth:`bind`) as a scalar for any expression."""
+        return self.table(PARAMS)[name].as_scalar()
+
+    # -- statements ---------------------------------------------------------------------
+    @staticmethod
+    def name(table: str) -> str:
+        """The stored name of scratch table ``table``."""
+        return f"{SCRATCH_PREFIX}job_{table}"
+
+    def table(self, name: str) -> ibis.Table:
+        """Scratch table ``name`` (made by :meth:`stage` or :meth:`bind`)."""
+        if name not in self._tables:
+            self._tables[name] = self.wh.table(self.name(name))
+        return self._tables[name]
+
+    def stage(
+        self,
+        name: str,
+        build: Callable[[], ibis.Table],
+        *,
+        label: str | None = None,
+        cache: bool = True,
+    ) -> None:
+        """Make scratch table ``name`` hold ``build()``'s rows.
+
+        ``label`` names the statement when a table is made by several (default: the
+        name); ``cache=False`` compiles it every time, without substitutions (for
+        expressions that hold more than the parameters vary).
+        """
+        target = self.name(name)
+
+        def make(substitute: bool) -> str:
+            # made with the expression's column types, then filled (as Ibis does)
+            expr = build()
+            mapper = self.wh.con.compiler.type_mapper
+            columns = ", ".join(
+                f'"{c}" {mapper.to_string(t)}{"" if t.nullable else " NOT NULL"}'
+                for c, t in expr.schema().items()
+            )
+            names = ", ".join(f'"{c}"' for c in expr.columns)
+            query = self.compile(expr) if substitute else str(self.wh.con.compile(expr))
+            return (
+                f'CREATE OR REPLACE TEMP TABLE "{target}" ({columns});\n'
+                f'INSERT INTO "{target}" ({names}) {query}'
+            )
+
+        if cache:
+            self.execute(f"stage:{label or name}", lambda: make(True))
+        else:
+            self.wh.raw_sql(make(False))
+        self._tables.pop(name, None)
+
+    def execute(self, label: str, make: Callable[[], str], params: list[Any] | None = None) -> None:
+        """Run statement ``label`` (SQL from ``make`` the first time) with ``params``
+        for its ``?`` marks."""
+        self.wh.raw_sql(self.sql(label, make), params=params)
+
+    def query(self, label: str, build: Callable[[], ibis.Expr]) -> list[dict[str, Any]]:
+        """The rows of query ``label`` as dicts of Python values."""
+        cursor = self.wh.raw_sql(self.sql(label, lambda: self.compile(build())))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def insert(self, label: str, target: str, build: Callable[[], ibis.Table]) -> None:
+        """Append ``build()``'s rows to stored table ``target`` (matched by column name)."""
+
+        def make() -> str:
+            columns = self.wh.table(target).columns
+            cols = ", ".join(f'"{c}"' for c in columns)
+            return f'INSERT INTO "{target}" ({cols}) {self.compile(build().select(*columns))}'
+
+        with self.wh._unordered():
+            self.execute(label, make)
+
+    def upsert(self, target: str, name: str, keys: list[str]) -> None:
+        """Replace the rows of ``target`` whose ``keys`` are in scratch table ``name`` by
+        its rows (see :func:`nextbest.warehouse.writes.upsert`)."""
+        source = self.name(name)
+        match = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
+        self.execute(
+            f"upsert-delete:{target}",
+            lambda: f'DELETE FROM "{target}" AS t USING "{source}" AS s WHERE {match}',
+        )
+        self.insert(f"upsert-insert:{target}", target, lambda: self.table(name))
+
+    def replace_slice(
+        self, target: str, name: str, column: str, param: str, *, label: str | None = None
+    ) -> None:
+        """Make the rows of ``target`` whose ``column`` is parameter ``param`` exactly
+        scratch table ``name``'s rows, stamped with it (see
+        :meth:`Warehouse.replace_slice`; columns ``target`` lacks are added)."""
+        self.execute(
+            f"slice-delete:{target}",
+            lambda: (
+                f'DELETE FROM "{target}" WHERE "{column}" = '
+                f'(SELECT "{param}" FROM "{self.name(PARAMS)}")'
+            ),
+        )
+
+        def rows() -> ibis.Table:
+            t = self.table(name)
+            stamped = t.select(**{column: self.param(param)}, **{c: t[c] for c in t.columns})
+            mapper = self.wh.con.compiler.type_mapper
+            existing = self.wh.table(target).schema()
+            for col, dtype in stamped.schema().items():
+                if col not in existing:
+                    kind = mapper.to_string(dtype)
+                    self.wh.raw_sql(f'ALTER TABLE "{target}" ADD COLUMN "{col}" {kind}')
+            missing = {
+                c: ibis.null().cast(kind)
+                for c, kind in self.wh.table(target).schema().items()
+                if c not in stamped.columns
+            }
+            return stamped.mutate(**missing)
+
+        self.insert(f"slice-insert:{label or name}", target, rows)
