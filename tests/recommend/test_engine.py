@@ -120,6 +120,14 @@ def test_a_due_consumable_leads_the_list_with_a_restock_reason() -> None:
     )
 
 
+def test_a_due_consumable_comes_back_whatever_is_excluded_but_not_while_viewed() -> None:
+    touched = _engine(consumable_categories=["food"], exclude="interacted")
+    due = touched.recommend("u01", 3)
+    assert due[0]["product_id"] == "p1" and np.isfinite(due[0]["score"])
+    viewing = touched.recommend("u01", N, context={"products": ["p1"]})
+    assert "p1" not in _ids(viewing)
+
+
 def test_replenish_days_serves_consumables_without_a_history() -> None:
     x, purchases = _shop()
     once = purchases[purchases.customer_id == "u05"]

@@ -596,16 +596,17 @@ class RecommendEngine:
         if rules.exclude == "none" or not len(known):
             return
         scores = block.scores
-        if rules.exclude == "interacted":
-            r, pos = _rows_of(self.profile_.indptr, rows[known])
-            scores[known[r], self.profile_.indices[pos]] = -np.inf
         r, pos = _rows_of(self.bought_.indptr, rows[known])
         item = self.bought_.indices[pos].astype(np.int64)
         days = (self.as_of_ - self.bought_.data[pos]) / _DAY
         interval = self.interval_days_[item]
         due = (days >= interval) & self.allowed_[item]  # nan interval: never due
         r_all = known[r]
-        kept = scores[r_all, item]
+        kept = scores[r_all, item]  # -inf where blocked or in the session context
+        due &= np.isfinite(kept)
+        if rules.exclude == "interacted":
+            rp, pp = _rows_of(self.profile_.indptr, rows[known])
+            scores[known[rp], self.profile_.indices[pp]] = -np.inf
         scores[r_all, item] = -np.inf
         if not due.any() or rules.replenish_max == 0:
             return

@@ -46,8 +46,8 @@ frame from the warehouse.
 that period's truth (e.g. a validation split): the generators are fitted on the
 interactions, and the ranker learns which candidates turned out relevant (one
 query per user; users with no relevant candidate teach nothing and are left
-out). The number of boosting rounds is chosen by cross-validation over those
-users. :meth:`CandidateRanker.refit_candidates`
+out). The number of boosting rounds is chosen on a held-out share of those users
+(or by cross-validation over them). :meth:`CandidateRanker.refit_candidates`
 then refits the generators on later data (the whole training part) and keeps
 the learnt ranker, the way it is used to score the test period.
 
@@ -158,15 +158,20 @@ class CandidateRanker(Recommender):
     params : dict, optional
         LightGBM settings replacing :data:`RANKER_PARAMS`.
     n_estimators : int
-        Most boosting rounds (all of them when ``cv_folds`` < 2).
+        Most boosting rounds (all of them without ``validation_share`` or ``cv_folds``).
+    validation_share : float, optional
+        The number of rounds is chosen on this share of the truth users (one query
+        per user, a seeded draw), stopping ``patience`` rounds after their NDCG@``k``
+        stops improving; the model learnt on the other users is kept. One
+        training, so the fastest way to choose the rounds.
     cv_folds : int
-        The number of rounds is chosen by cross-validation over the truth users in
-        this many folds (one query per user), stopping ``patience`` rounds after
-        the mean NDCG@``k`` of the held-out folds stops improving.
+        With 2 or more, the rounds are chosen instead by cross-validation in this
+        many folds (the mean NDCG@``k`` of the held-out folds), and the model is
+        then learnt on every truth user: ``cv_folds + 1`` trainings.
     patience : int
-        See ``cv_folds``.
+        See ``validation_share``.
     k : int
-        The NDCG cut the cross-validation watches.
+        The NDCG cut the early stopping watches.
     recent_days : float
         Window of the item's recent popularity.
     item_features : DataFrame, optional
@@ -195,9 +200,12 @@ class CandidateRanker(Recommender):
     ranker_ : lightgbm.LGBMRanker
         The learnt ranker.
     n_estimators_ : int
-        The boosting rounds it was trained with.
+        The boosting rounds it uses.
     cv_ndcg_ : float
-        The best cross-validated NDCG@``k`` among the candidates (``nan`` without CV).
+        The best NDCG@``k`` of the held-out users (the validation share, or the
+        mean over the cross-validation folds); ``nan`` when the rounds were not chosen.
+    training_queries_ : int
+        The users (queries) the kept model learnt from.
     generators_ : dict of name to Recommender
         The fitted generators in use.
     feature_names_ : list of str
@@ -212,7 +220,8 @@ class CandidateRanker(Recommender):
         n_candidates: int = 50,
         params: Mapping[str, Any] | None = None,
         n_estimators: int = 1000,
-        cv_folds: int = 5,
+        validation_share: float | None = 0.2,
+        cv_folds: int = 0,
         patience: int = 50,
         k: int = 10,
         recent_days: float = 30.0,
@@ -231,6 +240,7 @@ class CandidateRanker(Recommender):
         self.n_candidates = n_candidates
         self.params = params
         self.n_estimators = n_estimators
+        self.validation_share = validation_share
         self.cv_folds = cv_folds
         self.patience = patience
         self.k = k
@@ -568,6 +578,15 @@ class CandidateRanker(Recommender):
         }
         rounds = int(self.n_estimators)
         self.cv_ndcg_ = float("nan")
+        share = self.validation_share
+        if share is not None and not 0 < share < 1:
+            raise RecommendInputError(
+                f"must lie strictly between 0 and 1 or be None; got {share!r}.",
+                field="validation_share",
+            )
+        held = round(len(groups) * share) if share is not None else 0
+        if self.cv_folds <= 1 and 1 <= held < len(groups):
+            return self._fit_holdout(features, labels, groups, held, params)
         if self.cv_folds > 1 and len(groups) >= self.cv_folds:
             data = lgb.Dataset(features, labels, group=groups, free_raw_data=False)
             cv = lgb.cv(
@@ -597,6 +616,47 @@ class CandidateRanker(Recommender):
         self.ranker_ = ranker
         self.n_estimators_ = rounds
         self.training_queries_ = len(groups)
+        return self
+
+    def _fit_holdout(
+        self,
+        features: np.ndarray,
+        labels: np.ndarray,
+        groups: np.ndarray,
+        held: int,
+        params: Mapping[str, Any],
+    ) -> CandidateRanker:
+        """Learn on all queries but ``held`` seeded ones, which choose the rounds."""
+        import lightgbm as lgb
+
+        rng = np.random.default_rng(int(self.seed))
+        out = np.zeros(len(groups), dtype=bool)
+        out[rng.choice(len(groups), size=held, replace=False)] = True
+        row_out = np.repeat(out, groups)
+        ranker = lgb.LGBMRanker(
+            n_estimators=int(self.n_estimators),
+            random_state=int(self.seed),
+            n_jobs=int(self.threads),
+            verbose=-1,
+            deterministic=True,
+            force_row_wise=True,
+            **params,
+        )
+        ranker.fit(
+            features[~row_out],
+            labels[~row_out],
+            group=groups[~out],
+            eval_set=[(features[row_out], labels[row_out])],
+            eval_group=[groups[out]],
+            eval_at=[int(self.k)],
+            callbacks=[lgb.early_stopping(self.patience, verbose=False)],
+        )
+        best = int(ranker.best_iteration_ or ranker.n_estimators)
+        scores = ranker.best_score_["valid_0"]
+        self.cv_ndcg_ = float(next(v for key, v in scores.items() if key.startswith("ndcg")))
+        self.ranker_ = ranker
+        self.n_estimators_ = best
+        self.training_queries_ = int((~out).sum())
         return self
 
     def refit_candidates(
