@@ -277,8 +277,8 @@ def ranker_note(rows: list[dict], k: int) -> str:
         f"LightGBM ranker minus {r['best_single']} (best single generator on validation): "
         f"NDCG@{k} {_ci(r['ndcg_vs_best'])}, Recall@{k} {_ci(r['recall_vs_best'])}; "
         f"learnt from {r['queries']:,} validation users ("
-        f"{r['params']['rounds']} rounds by 5-fold CV, CV NDCG@{k} among candidates "
-        f"{r['cv_ndcg']:.4f}) in {r['learn_s']:.1f} s"
+        f"{r['params']['rounds']} rounds by early stopping on held-out users, whose "
+        f"NDCG@{k} among candidates was {r['cv_ndcg']:.4f}) in {r['learn_s']:.1f} s"
     )
 
 

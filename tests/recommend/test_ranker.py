@@ -54,6 +54,23 @@ def test_refit_keeps_the_ranker_and_is_deterministic():
     assert not seen[np.arange(later.n_users)[:, None], items_a].any()
 
 
+def test_rounds_are_cross_validated_on_small_data_else_chosen_on_a_held_out_share():
+    x, truth = planted_blocks(seed=6, users_per_group=30)
+    users = sum(1 for u in truth if truth[u])
+    cross = ranker(cv_folds=3).fit(x, truth)
+    assert cross.training_queries_ == users and np.isfinite(cross.cv_ndcg_)
+    held = ranker(cv_folds=3, cv_max_rows=10, validation_share=0.25).fit(x, truth)
+    assert held.training_queries_ == users - round(0.25 * users)
+    assert np.isfinite(held.cv_ndcg_) and 1 <= held.n_estimators_ <= 30
+    assert held.ranker_.best_iteration_ == held.n_estimators_
+    again = ranker(cv_folds=3, cv_max_rows=10, validation_share=0.25).fit(x, truth)
+    assert np.array_equal(again.recommend(k=3)[0], held.recommend(k=3)[0])
+    every = ranker(cv_folds=0, validation_share=None).fit(x, truth)
+    assert every.n_estimators_ == 30 and np.isnan(every.cv_ndcg_)
+    with pytest.raises(RecommendInputError, match="validation_share"):
+        ranker(cv_folds=0, validation_share=1.5).fit(x, truth)
+
+
 def test_bad_input():
     x, truth = planted_blocks(seed=1)
     with pytest.raises(RecommendInputError, match="truth"):

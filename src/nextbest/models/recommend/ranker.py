@@ -159,15 +159,20 @@ class CandidateRanker(Recommender):
         LightGBM settings replacing :data:`RANKER_PARAMS`.
     n_estimators : int
         Most boosting rounds (all of them without ``validation_share`` or ``cv_folds``).
-    validation_share : float, optional
-        The number of rounds is chosen on this share of the truth users (one query
-        per user, a seeded draw), stopping ``patience`` rounds after their NDCG@``k``
-        stops improving; the model learnt on the other users is kept. One
-        training, so the fastest way to choose the rounds.
     cv_folds : int
-        With 2 or more, the rounds are chosen instead by cross-validation in this
-        many folds (the mean NDCG@``k`` of the held-out folds), and the model is
-        then learnt on every truth user: ``cv_folds + 1`` trainings.
+        With 2 or more, the number of rounds is chosen by cross-validation over the
+        truth users in this many folds (one query per user), stopping ``patience``
+        rounds after the mean NDCG@``k`` of the held-out folds stops improving;
+        the model is then learnt on every truth user (``cv_folds + 1`` trainings).
+    cv_max_rows : int, optional
+        Cross-validate only when the candidates to learn from are at most this
+        many rows (small data, where every user counts and training is cheap);
+        beyond it the rounds are chosen on ``validation_share`` instead.
+        ``None``: always cross-validate.
+    validation_share : float, optional
+        The share of the truth users (a seeded draw) that chooses the rounds when
+        there is no cross-validation, with the same early stopping; the model
+        learnt on the other users is kept: one training.
     patience : int
         See ``validation_share``.
     k : int
@@ -220,8 +225,9 @@ class CandidateRanker(Recommender):
         n_candidates: int = 50,
         params: Mapping[str, Any] | None = None,
         n_estimators: int = 1000,
+        cv_folds: int = 5,
+        cv_max_rows: int | None = 300_000,
         validation_share: float | None = 0.2,
-        cv_folds: int = 0,
         patience: int = 50,
         k: int = 10,
         recent_days: float = 30.0,
@@ -240,8 +246,9 @@ class CandidateRanker(Recommender):
         self.n_candidates = n_candidates
         self.params = params
         self.n_estimators = n_estimators
-        self.validation_share = validation_share
         self.cv_folds = cv_folds
+        self.cv_max_rows = cv_max_rows
+        self.validation_share = validation_share
         self.patience = patience
         self.k = k
         self.recent_days = recent_days
@@ -585,9 +592,11 @@ class CandidateRanker(Recommender):
                 field="validation_share",
             )
         held = round(len(groups) * share) if share is not None else 0
-        if self.cv_folds <= 1 and 1 <= held < len(groups):
+        small = self.cv_max_rows is None or len(labels) <= self.cv_max_rows
+        cross = self.cv_folds > 1 and len(groups) >= self.cv_folds and small
+        if not cross and 1 <= held < len(groups):
             return self._fit_holdout(features, labels, groups, held, params)
-        if self.cv_folds > 1 and len(groups) >= self.cv_folds:
+        if cross:
             data = lgb.Dataset(features, labels, group=groups, free_raw_data=False)
             cv = lgb.cv(
                 {**params, **common, "metric": "ndcg", "eval_at": [int(self.k)]},
