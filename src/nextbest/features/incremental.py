@@ -64,7 +64,7 @@ from nextbest.features.lifecycle import lifecycle_from
 from nextbest.features.preferences import preferences_from, weighted_activity
 from nextbest.features.registry import REGISTRY
 from nextbest.features.rfm import finish_rfm
-from nextbest.features.snapshot import assemble, build_snapshot, typed
+from nextbest.features.snapshot import build_snapshot, typed
 from nextbest.features.store import SNAPSHOT_TABLE, save_snapshot
 from nextbest.schema import TABLES
 from nextbest.warehouse import Warehouse
@@ -216,8 +216,8 @@ def update_snapshot(
         step.stage_state()
         step.stage_snapshot(check.categories)
         with wh.transaction():
-            step.write_state()
             rows = step.store_snapshot()
+            step.write_state()
             meta = _meta(as_of, settings, step.top_categories(), rows, check.guards)
             run.execute("meta:delete", lambda: f'DELETE FROM "{META}"')
             columns = ", ".join(f'"{c}"' for c in meta)
@@ -278,19 +278,26 @@ def _guards(run: Statements) -> ibis.Table:
     """Row counts before the parameters ``since`` and ``as_of`` and a catalogue
     fingerprint (what must not change), as one row."""
     wh = run.wh
+    cuts = {when: run.param(when) for when in ("since", "as_of")}
     values: dict[str, ibis.Value] = {}
-    for when in ("since", "as_of"):
-        cut = run.param(when)
-        for name, column in (
-            ("orders", "ordered_at"),
-            ("events", "occurred_at"),
-            ("messages", "sent_at"),
-        ):
-            t = wh.table(name)
-            values[f"{name}_{when}"] = t.filter(t[column] < cut).count().as_scalar()
-        c = wh.table("customers")
-        signed_up = c.filter(c.signup_at.isnull() | (c.signup_at < cut))
-        values[f"customers_{when}"] = signed_up.count().as_scalar()
+    for name, column in (
+        ("orders", "ordered_at"),
+        ("events", "occurred_at"),
+        ("messages", "sent_at"),
+        ("customers", "signup_at"),
+    ):
+        t = wh.table(name)
+        counted = {
+            f"{name}_{when}": (
+                (t[column].isnull() | (t[column] < cut)) if name == "customers" else t[column] < cut
+            )
+            .cast("int64")
+            .sum()
+            .fill_null(0)
+            for when, cut in cuts.items()
+        }
+        row = t.aggregate(**counted)
+        values.update({c: row[c].as_scalar() for c in counted})
     p = wh.table("products")
     key = p.product_id.concat("|", p.category.fill_null(""), "|", p.brand.fill_null(""))
     values["products_n"] = p.count().as_scalar()
@@ -413,6 +420,7 @@ class _Step:
         self.fresh = since is None  # building the state from nothing
         self._top: list[str] | None = None
         self._variant = ""
+        self._everyone = False
         self._state: dict[str, ibis.Table] = {}
         if not self.fresh:
             # the context's cut is the literal as_of: compiled, it reads the parameter
@@ -715,14 +723,27 @@ class _Step:
             j = d.left_join(s, "customer_id").drop("customer_id_right")
             old = {c[2:]: j[c] for c in s.columns if c != "customer_id"}
         factor = self._decay_factor(old["ref"]) if not self.fresh else ibis.literal(0.0)
+        # decayed sums are kept valid at ``ref``; it moves to as_of with new events
+        # (their category and brand scores are rewritten then), else it stays and
+        # what is added is carried back to it
+        moves = (
+            j.d_last_event.notnull() | old["ref"].isnull() | (factor < 1e-100)
+            if not self.fresh
+            else ibis.literal(True)
+        )
         merged: dict[str, ibis.Value] = {}
         for name, (delta, how) in STATE.items():
             new, prev = j[delta], old[name]
             if how == "add":
                 merged[name] = new.fill_null(0) + (prev.fill_null(0) if not self.fresh else 0)
+            elif how == "decay" and self.fresh:
+                merged[name] = new.fill_null(0.0)
             elif how == "decay":
-                keep = (prev * factor).fill_null(0.0) if not self.fresh else 0.0
-                merged[name] = new.fill_null(0.0) + keep
+                merged[name] = ibis.ifelse(
+                    moves,
+                    new.fill_null(0.0) + (prev * factor).fill_null(0.0),
+                    prev.fill_null(0.0) + new.fill_null(0.0) / factor,
+                )
             elif how == "min":
                 merged[name] = new if self.fresh else _least(new, prev)
             else:
@@ -742,7 +763,7 @@ class _Step:
         m2_all = q1 + q2 + ibis.ifelse(n > 0, (m2 - m1) ** 2 * n1 * n2 / n.nullif(0), 0.0)
         return j.select(
             "customer_id",
-            ref=self.B,
+            ref=self.B if self.fresh else ibis.ifelse(moves, self.B, old["ref"]).cast(TS),
             gap_n=n.cast("int64"),
             gap_mean=mean,
             gap_m2=m2_all,
@@ -762,7 +783,9 @@ class _Step:
             for kind in ("category", "brand")
         ]
         if not self.fresh:
-            old = self.old(AFFINITY).semi_join(self._t("delta"), "customer_id")
+            merged = self._t("customers")
+            moved = merged.filter(merged.ref == self.B)
+            old = self.old(AFFINITY).semi_join(moved, "customer_id")
             refs = self.old(CUSTOMERS).select("customer_id", "ref")
             old = old.inner_join(refs, "customer_id")
             parts.append(
@@ -822,7 +845,8 @@ class _Step:
         changed rows when the state grows, else whole tables."""
         writes = [
             (CUSTOMERS, "customers", ["customer_id"]),
-            (AFFINITY, "affinity", ["customer_id", "kind", "key"]),
+            # every score of a customer whose ref moved is rewritten
+            (AFFINITY, "affinity", ["customer_id"]),
             (PRICES, "prices", ["customer_id", "category"]),
             (DAILY, "daily", ["customer_id", "day"]),
             (SESSIONS, "sessions", ["customer_id", "session_id"]),
@@ -855,21 +879,35 @@ class _Step:
         """
         top = self.top_categories()
         everyone = set(top) != set(old_categories)
-        variant = self._variant = _variant(top, everyone)
+        self._variant = _variant(top, everyone)
         run = self.run
         run.stage("changed", lambda: self._changed(everyone), label=f"changed:{everyone}")
         run.stage("lifecycle", self._lifecycle, cache=False)
-        run.stage("snapshot", lambda: self._snapshot(everyone), label=f"snapshot:{variant}")
+        self._everyone = everyone
 
     def _changed(self, everyone: bool) -> ibis.Table:
-        """The customers whose rows come from the state."""
+        """Per customer whose features come from the state: a flag per family.
+
+        Orders change rfm and price preferences, events (and carts settled in the
+        step) behaviour and category and brand preferences, messages engagement;
+        new sign-ups and, when the top categories changed, everyone get every family.
+        """
         customers = self.ctx["customers"]
+        every = {name: ibis.literal(True) for name in CARRIED}
         if everyone:
-            return customers.select("customer_id")
+            return customers.select("customer_id", **every)
+        d = self._t("delta")
+        events, orders = d.d_last_event.notnull(), d.d_orders.notnull()
+        flags = d.select(
+            "customer_id",
+            rfm=orders,
+            behaviour=events | d.d_last_abandoned.notnull(),
+            preferences=events | orders,
+            engagement=d.d_sent.notnull(),
+        )
         signed_up = customers.filter(customers.signup_at >= self.A)
-        return ibis.union(
-            self._t("customers").select("customer_id"), signed_up.select("customer_id")
-        ).distinct()
+        u = flags.union(signed_up.select("customer_id", **every))
+        return u.group_by("customer_id").aggregate(**{n: u[n].any() for n in CARRIED})
 
     def _lifecycle(self) -> ibis.Table:
         """The lifecycle features of every customer (lifetime spend from the state)."""
@@ -890,23 +928,49 @@ class _Step:
             state, affinity = self._t("customers"), self._t("affinity")
         changed = self._t("changed")
         families = [f for f in REGISTRY if f.name in CARRIED]
-        features = [f for fam in families for f in fam.features(ctx)]
-        fresh_rows = typed(self._from_state(changed, state, affinity, old), features)
-        moved = self._moved(old.anti_join(changed, "customer_id"), features)
-        core = fresh_rows.union(moved.select(*fresh_rows.columns))
-        parts = [core, self._t("lifecycle")]
-        parts += [f.compute(ctx) for f in REGISTRY if f.name not in (*CARRIED, "lifecycle")]
-        return assemble(ctx, parts, list(REGISTRY), ordered=False)
+        moved = self._moved(old, [f for fam in families for f in fam.features(ctx)])
+        flags = changed.rename(**{f"_{n}": n for n in CARRIED})
+        core = ctx["customers"].select("customer_id")
+        core = core.left_join(moved, "customer_id").drop("customer_id_right")
+        core = core.left_join(flags, "customer_id").drop("customer_id_right")
+        values: dict[str, ibis.Value] = {}
+        fresh = self._from_state(changed, state, affinity, old)
+        for fam in families:
+            features = fam.features(ctx)
+            part = typed(fresh[fam.name], features)
+            part = part.rename(**{f"{f.name}__new": f.name for f in features})
+            core = core.left_join(part, "customer_id").drop("customer_id_right")
+            flag = core[f"_{fam.name}"].fill_null(False)
+            for f in features:
+                values[f.name] = ibis.ifelse(flag, core[f"{f.name}__new"], core[f.name])
+        out = core.select("customer_id", **values)
+        parts = [self._t("lifecycle")]
+        parts += [
+            f.compute(ctx)
+            for f in REGISTRY
+            if f.name not in (*CARRIED, "lifecycle") and f.features(ctx)
+        ]
+        for part in parts:
+            out = out.left_join(part, "customer_id").drop("customer_id_right")
+        return typed(out, [f for fam in REGISTRY for f in fam.features(ctx)])
 
     def store_snapshot(self) -> int:
-        """Store the staged snapshot as the slice ``as_of`` (inside the caller's
-        transaction); its rows."""
+        """Store the snapshot as the slice ``as_of`` (inside the caller's transaction,
+        before the merged state is written); its rows."""
         run = self.run
         run.replace_slice(
-            SNAPSHOT_TABLE, "snapshot", "as_of", "as_of", label=f"snapshot:{self._variant}"
+            SNAPSHOT_TABLE,
+            lambda: self._snapshot(self._everyone),
+            "as_of",
+            "as_of",
+            label=f"snapshot:{self._variant}",
         )
-        counted = run.query("rows", lambda: self._t("snapshot").count().as_table())
-        return int(next(iter(counted[0].values())))
+
+        def count() -> ibis.Table:
+            t = self.wh.table(SNAPSHOT_TABLE)
+            return t.filter(t.as_of == self.B).count().as_table()
+
+        return int(next(iter(run.query("rows", count)[0].values())))
 
     def _moved(self, old: ibis.Table, features: list[Any]) -> ibis.Table:
         """Yesterday's rows of customers without new data, carried to ``as_of``."""
@@ -931,11 +995,13 @@ class _Step:
 
     def _from_state(
         self, changed: ibis.Table, s: ibis.Table, affinity: ibis.Table, old: ibis.Table
-    ) -> ibis.Table:
-        """The rfm, behaviour, preference and engagement parts of ``changed`` customers."""
+    ) -> dict[str, ibis.Table]:
+        """Per family its part for the ``changed`` customers flagged for it (one row
+        each, features not yet filled)."""
         ctx = self.ctx
         names = self._window_names()
-        windows = changed.left_join(old.select("customer_id", *names), "customer_id").drop(
+        windows = changed.select("customer_id")
+        windows = windows.left_join(old.select("customer_id", *names), "customer_id").drop(
             "customer_id_right"
         )
         delta = self._t("windows")
@@ -947,12 +1013,13 @@ class _Step:
         )
         s = s.semi_join(changed, "customer_id")
         s = s.left_join(windows, "customer_id").drop("customer_id_right")
+        sets = {n: changed.filter(changed[n]).select("customer_id") for n in CARRIED}
         w = ctx.settings.windows
 
-        def window_cols(*feats: str) -> dict[str, ibis.Value]:
-            return {f"{f}_{d}d": s[f"{f}_{d}d"] for d in w for f in feats}
+        def window_cols(t: ibis.Table, *feats: str) -> dict[str, ibis.Value]:
+            return {f"{f}_{d}d": t[f"{f}_{d}d"] for d in w for f in feats}
 
-        buyers = s.filter(s.n_orders > 0)
+        buyers = s.filter(s.n_orders > 0).semi_join(sets["rfm"], "customer_id")
         rfm = finish_rfm(
             ctx,
             buyers.select(
@@ -964,10 +1031,10 @@ class _Step:
                     buyers.gap_n > 0, buyers.gap_mean, ibis.null().cast("float64")
                 ),
                 ipt_std_days=(buyers.gap_m2 / buyers.gap_n.nullif(0)).sqrt(),
-                **window_cols("frequency", "monetary"),
+                **window_cols(buyers, "frequency", "monetary"),
             ),
         )
-        active = s.filter(s.last_event.notnull())
+        active = s.filter(s.last_event.notnull()).semi_join(sets["behaviour"], "customer_id")
         sessions = active.n_sessions.nullif(0)
         behaviour = finish_behaviour(
             ctx,
@@ -978,15 +1045,18 @@ class _Step:
                 activity_score=active.activity * self._decay_factor(active.ref),
                 avg_session_minutes=active.session_minutes / sessions,
                 bounce_rate=active.bounces.cast("float64") / sessions,
-                **{
-                    k: active[k]
-                    for k in window_cols(
-                        "product_views", "add_to_carts", "searches", "sessions", "cart_abandonments"
-                    )
-                },
+                **window_cols(
+                    active,
+                    "product_views",
+                    "add_to_carts",
+                    "searches",
+                    "sessions",
+                    "cart_abandonments",
+                ),
             ),
         )
-        reached = s.filter(s.sent > 0)
+        reached = s.filter(s.sent > 0).semi_join(sets["engagement"], "customer_id")
+        factor = self._decay_factor(reached.ref)
         engagement = finish_engagement(
             ctx,
             reached.select(
@@ -995,14 +1065,21 @@ class _Step:
                 _opened=reached.opened,
                 _clicked=reached.clicked,
                 _last_open=reached.last_open,
-                _w_sent=reached.w_sent,
-                _w_hit=reached.w_hit,
+                _w_sent=reached.w_sent * factor,
+                _w_hit=reached.w_hit * factor,
             ),
         )
-        out = changed
-        for part in (rfm, behaviour, self._preferences(changed, s, affinity), engagement):
-            out = out.left_join(part, "customer_id").drop("customer_id_right")
-        return out
+        preferences = self._preferences(sets["preferences"], s, affinity)
+        parts = {
+            "rfm": rfm,
+            "behaviour": behaviour,
+            "preferences": preferences,
+            "engagement": engagement,
+        }
+        return {
+            n: sets[n].left_join(part, "customer_id").drop("customer_id_right")
+            for n, part in parts.items()
+        }
 
     def _preferences(self, changed: ibis.Table, s: ibis.Table, aff: ibis.Table) -> ibis.Table:
         aff = aff.semi_join(changed, "customer_id")

@@ -247,21 +247,25 @@ class Statements:
         self.insert(f"upsert-insert:{target}", target, lambda: self.table(name))
 
     def replace_slice(
-        self, target: str, name: str, column: str, param: str, *, label: str | None = None
+        self,
+        target: str,
+        build: Callable[[], ibis.Table],
+        column: str,
+        param: str,
+        *,
+        label: str,
     ) -> None:
         """Make the rows of ``target`` whose ``column`` is parameter ``param`` exactly
-        scratch table ``name``'s rows, stamped with it (see
-        :meth:`Warehouse.replace_slice`; columns ``target`` lacks are added)."""
+        ``build()``'s rows, stamped with it (see :meth:`Warehouse.replace_slice`;
+        columns ``target`` lacks are added). ``label`` names the statement."""
         self.execute(
             f"slice-delete:{target}",
-            lambda: (
-                f'DELETE FROM "{target}" WHERE "{column}" = '
-                f'(SELECT "{param}" FROM "{self.name(PARAMS)}")'
-            ),
+            lambda: f'DELETE FROM "{target}" WHERE "{column}" = '
+            f'(SELECT "{param}" FROM "{self.name(PARAMS)}")',
         )
 
         def rows() -> ibis.Table:
-            t = self.table(name)
+            t = build()
             stamped = t.select(**{column: self.param(param)}, **{c: t[c] for c in t.columns})
             mapper = self.wh.con.compiler.type_mapper
             existing = self.wh.table(target).schema()
@@ -276,4 +280,4 @@ class Statements:
             }
             return stamped.mutate(**missing)
 
-        self.insert(f"slice-insert:{label or name}", target, rows)
+        self.insert(f"slice-insert:{label}", target, rows)
