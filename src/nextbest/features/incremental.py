@@ -1000,8 +1000,9 @@ class _Step:
         each, features not yet filled)."""
         ctx = self.ctx
         names = self._window_names()
-        windows = changed.select("customer_id")
-        windows = windows.left_join(old.select("customer_id", *names), "customer_id").drop(
+        # the windows (only rfm and behaviour have them): yesterday's plus the change
+        windowed = changed.filter(changed.rfm | changed.behaviour).select("customer_id")
+        windows = windowed.left_join(old.select("customer_id", *names), "customer_id").drop(
             "customer_id_right"
         )
         delta = self._t("windows")
@@ -1012,14 +1013,14 @@ class _Step:
             **{n: windows[n].fill_null(0) + windows[f"{n}__d"].fill_null(0) for n in names},
         )
         s = s.semi_join(changed, "customer_id")
-        s = s.left_join(windows, "customer_id").drop("customer_id_right")
+        sw = s.inner_join(windows, "customer_id")
         sets = {n: changed.filter(changed[n]).select("customer_id") for n in CARRIED}
         w = ctx.settings.windows
 
         def window_cols(t: ibis.Table, *feats: str) -> dict[str, ibis.Value]:
             return {f"{f}_{d}d": t[f"{f}_{d}d"] for d in w for f in feats}
 
-        buyers = s.filter(s.n_orders > 0).semi_join(sets["rfm"], "customer_id")
+        buyers = sw.filter(sw.n_orders > 0).semi_join(sets["rfm"], "customer_id")
         rfm = finish_rfm(
             ctx,
             buyers.select(
@@ -1034,7 +1035,7 @@ class _Step:
                 **window_cols(buyers, "frequency", "monetary"),
             ),
         )
-        active = s.filter(s.last_event.notnull()).semi_join(sets["behaviour"], "customer_id")
+        active = sw.filter(sw.last_event.notnull()).semi_join(sets["behaviour"], "customer_id")
         sessions = active.n_sessions.nullif(0)
         behaviour = finish_behaviour(
             ctx,

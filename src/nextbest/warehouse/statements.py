@@ -260,8 +260,10 @@ class Statements:
         columns ``target`` lacks are added). ``label`` names the statement."""
         self.execute(
             f"slice-delete:{target}",
-            lambda: f'DELETE FROM "{target}" WHERE "{column}" = '
-            f'(SELECT "{param}" FROM "{self.name(PARAMS)}")',
+            lambda: (
+                f'DELETE FROM "{target}" WHERE "{column}" = '
+                f'(SELECT "{param}" FROM "{self.name(PARAMS)}")'
+            ),
         )
 
         def rows() -> ibis.Table:
