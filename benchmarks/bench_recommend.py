@@ -25,7 +25,9 @@
    ``fav@1`` the share of customers whose first item is from their favourite category.
 
 Intervals are paired bootstrap 95% over users of the NDCG@k difference against
-popularity. Each part runs in its own process; peak RSS is that process's.
+popularity. Each part also writes its HTML report (``recommend-movielens.html``,
+``recommend-synthetic.html``, with JSON beside) into ``--work``. Each part runs in
+its own process; peak RSS is that process's.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ from nextbest.models.recommend import (
     warehouse_holdout,
 )
 from nextbest.models.recommend.offline import METRICS, RANKER
+from nextbest.models.recommend.report import evaluation_report, write_evaluation_report
+from nextbest.models.recommend.source import DEFAULT_WEIGHTS
 from nextbest.synth import generate, write_store
 from nextbest.warehouse import Warehouse
 
@@ -98,6 +102,12 @@ def _run(
     )
 
 
+def _write_report(result: OfflineEvaluation, args: argparse.Namespace, name: str) -> Path:
+    """The evaluation's HTML report (and JSON) in the work folder."""
+    html, _ = write_evaluation_report(evaluation_report(result), Path(args.work), name)
+    return html
+
+
 def _progress(step: str, done: int, total: int) -> None:
     print(f"  {step} ({done + 1}/{total})", file=sys.stderr, flush=True)
 
@@ -121,7 +131,7 @@ def stage_movielens(args: argparse.Namespace) -> dict:
         ),
     )
     genres = movies.set_index("movieId")["genres"].str.get_dummies("|")
-    rows = _run(
+    result = _run(
         gens,
         fit,
         protocol.validation_truth,
@@ -130,8 +140,29 @@ def stage_movielens(args: argparse.Namespace) -> dict:
         args,
         diversity_features=genres,
         fit_kwargs={"content": {"item_attributes": movies}},
-    ).rows
+    )
+    latest = dt.datetime.fromtimestamp(int(ratings["timestamp"].max()), dt.UTC)
+    result.protocol = {
+        "description": (
+            f"MovieLens latest-small: every user with at least 5 ratings has the last 20% "
+            f"of their ratings by time held out as test (ties by movie id); validation is "
+            f"cut the same way from each user's training part. All ratings are implicit "
+            f"interactions; movies a user rated in training are never recommended; held-out "
+            f"movies nobody rated in training stay in the truth as misses. Training: "
+            f"{train.n_users:,} users, {train.n_items:,} movies, {len(train.log):,} ratings. "
+            f"Each generator's full grid is fitted on the training part minus validation "
+            f"and scored on validation; the best by NDCG@{args.k} is refitted on the whole "
+            f"training part and scored once on test. The ranker re-scores the union of the "
+            f"top {args.candidates} of every chosen generator, learns from the validation "
+            f"truth and scores test once. Intervals: paired bootstrap 95% over users "
+            f"({args.n_boot:,} resamples, seed {args.seed})."
+        ),
+        "as_of": latest.replace(tzinfo=None).isoformat(),
+    }
+    report = _write_report(result, args, "recommend-movielens")
+    rows = result.rows
     return {
+        "report": str(report),
         "summary": protocol.summary(),
         "users": int(train.n_users),
         "items": int(train.n_items),
@@ -190,6 +221,15 @@ def stage_synth(args: argparse.Namespace) -> dict:
         fit_kwargs={"content": {"item_attributes": products}},
         ranker_features=products.set_index("product_id")[["price"]],
     )
+    result.protocol = {
+        **holdout.summary(),
+        "weights": dict(DEFAULT_WEIGHTS),
+        "grids": "full",
+        "candidates": args.candidates,
+        "n_boot": args.n_boot,
+        "seed": args.seed,
+    }
+    out["report"] = str(_write_report(result, args, "recommend-synthetic"))
     rows = result.rows[:-1]
     ranker_row, ranker = result.rows[-1], result.ranker
     assert ranker is not None and ranker_row["generator"] == RANKER, result.ranker_skipped
@@ -313,6 +353,7 @@ def main() -> None:
             )
             console.print(ranker_note(ml["rows"], args.k))
             console.print(f"total {ml['total_s']:.1f} s, peak RSS {ml['peak_mb']:,.0f} MB")
+            console.print(f"report: {ml['report']}")
     if args.only in (None, "synth"):
         sy = run_stage(__file__, "synth", stage_args)
         console.print(
@@ -333,6 +374,7 @@ def main() -> None:
             f"setup {sy['setup_s']:.1f} s, total {sy['total_s']:.1f} s, "
             f"peak RSS {sy['peak_mb']:,.0f} MB"
         )
+        console.print(f"report: {sy['report']}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@
    ``ranker``: on the same store, the LightGBM re-ranker learnt the way
    ``nextbest recommend evaluate`` learns it, with fixed generator settings (no
    search): EASE with a decayed profile, co-occurrence, item-kNN, ALS, transitions
-   and popularity propose 50 candidates each, customer features are read at the
+   and popularity propose ``shortlist_size`` candidates each (a tenth of the
+   catalogue, between 20 and 50, as the evaluation does), customer features are read at the
    cutoff, the ranker learns on the last 28 days' new products and its candidates
    are refitted on all data.
 3. ``batch``: the same on the large store, then top-10 for every customer
@@ -104,6 +105,7 @@ def stage_ranker(args: argparse.Namespace) -> dict:
         Transitions,
         customer_features,
         product_context,
+        shortlist_size,
         warehouse_holdout,
     )
 
@@ -126,7 +128,7 @@ def stage_ranker(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     ranker = CandidateRanker(
         generators,
-        n_candidates=50,
+        n_candidates=shortlist_size(holdout.fit.n_items),
         item_features=prices,
         price_column="price",
         item_groups=groups,
@@ -144,6 +146,7 @@ def stage_ranker(args: argparse.Namespace) -> dict:
         "refit_s": refit,
         "rounds": ranker.n_estimators_,
         "queries": ranker.training_queries_,
+        "candidates": ranker.n_candidates,
     }
 
 
@@ -246,7 +249,8 @@ def main() -> None:
     total = ranker["read_s"] + ranker["learn_s"] + ranker["refit_s"]
     table.add_row(
         "train the re-ranker (read + learn + refit)",
-        f"{ranker['interactions']:,} interactions, {ranker['queries']:,} queries",
+        f"{ranker['interactions']:,} interactions, {ranker['queries']:,} queries, "
+        f"{ranker['candidates']} candidates per generator",
         f"{total:.1f} ({ranker['read_s']:.1f} + {ranker['learn_s']:.1f} + {ranker['refit_s']:.1f})",
         f"{ranker['peak_mb']:,.0f}",
         "<= 60 s",
