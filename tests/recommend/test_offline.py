@@ -269,3 +269,15 @@ def test_report_files_hold_the_table(store, tmp_path: Path):
     saved = json.loads(js.read_text(encoding="utf-8"))
     assert [m["generator"] for m in saved["models"]] == body
     assert saved["protocol"]["holdout_days"] == 28.0
+
+
+def test_a_protocol_described_in_words_replaces_the_holdout_text(store, tmp_path: Path):
+    report = evaluation_report(store.result)
+    report["protocol"] = {
+        "description": "Leave the last 20% of each user out.",
+        "as_of": "2025-01-01T00:00:00",
+    }
+    html, _ = write_evaluation_report(report, tmp_path, "described")
+    text = html.read_text(encoding="utf-8")
+    assert "Leave the last 20% of each user out." in text and "<b>Test</b>" not in text
+    assert html.name == "described.html"
