@@ -179,14 +179,25 @@ def evaluate(
     print the metrics and write the report."""
     from nextbest.models.recommend.offline import evaluate_warehouse
     from nextbest.models.recommend.report import evaluation_report, write_evaluation_report
+    from nextbest.models.registry import ModelRegistry
 
     root, settings = settings_for(project)
+    models = settings.models_dir(root)
+    registry = (
+        ModelRegistry(models, num_threads=settings.models.threads) if models.exists() else None
+    )
     with (
         open_warehouse(root, read_only=True) as wh,
         progress_bar("evaluate", quiet=as_json) as bar,
     ):
         result = evaluate_warehouse(
-            wh, settings.recommend, k, holdout_days, parse_as_of(as_of), progress=bar
+            wh,
+            settings.recommend,
+            k,
+            holdout_days,
+            parse_as_of(as_of),
+            progress=bar,
+            registry=registry,
         )
     report = evaluation_report(result)
     html, js = write_evaluation_report(report, out_dir or settings.reports_dir(root))

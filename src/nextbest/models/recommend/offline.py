@@ -483,6 +483,7 @@ def evaluate_warehouse(
     n_boot: int = 1000,
     seed: int = 0,
     threads: int = 1,
+    registry: Any = None,
 ) -> OfflineEvaluation:
     """Every generator and the ranker on the warehouse's temporal holdout.
 
@@ -490,8 +491,10 @@ def evaluate_warehouse(
     ``as_of`` defaults to midnight after the latest data. The grids are
     :func:`generator_grids` of ``grids`` size; ``candidates`` defaults to
     :func:`shortlist_size`; the other arguments are those of
-    :func:`compare_with_ranker`. :attr:`OfflineEvaluation.protocol` says how the
-    truth was cut.
+    :func:`compare_with_ranker`. With a model ``registry`` the ranker also sees the
+    propensity scores stored at each cutoff by models trained before it
+    (:func:`~nextbest.models.recommend.customer_context.customer_features`).
+    :attr:`OfflineEvaluation.protocol` says how the truth was cut.
     """
     from nextbest.config import RecommendSettings
 
@@ -514,7 +517,7 @@ def evaluate_warehouse(
         candidates = shortlist_size(holdout.train.n_items, int(k))
     options: dict[str, Any] = {
         "price_column": "price",
-        "user_features": customer_features(wh, holdout.validation_cut),
+        "user_features": customer_features(wh, holdout.validation_cut, registry=registry),
     }
     if category.notna().any():
         options["item_groups"] = category.dropna().astype(str)
@@ -529,7 +532,7 @@ def evaluate_warehouse(
         fit_kwargs={"content": {"item_attributes": products}},
         ranker_features=products.set_index("product_id")[["price"]],
         ranker_options=options,
-        test_user_features=customer_features(wh, holdout.test_cut),
+        test_user_features=customer_features(wh, holdout.test_cut, registry=registry),
         candidates=candidates,
         n_boot=n_boot,
         seed=seed,
