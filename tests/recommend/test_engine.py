@@ -263,3 +263,24 @@ def test_bad_input() -> None:
         )
     with pytest.raises(RecommendInputError, match="product_id"):
         RecommendEngine().fit(x, PRODUCTS.rename(columns={"product_id": "sku"}))
+
+
+def test_a_bare_catalogue_and_no_known_cold_customers() -> None:
+    log = pd.DataFrame(
+        {"user": ["u1", "u1", "u2", "u2", "u3"], "item": list("ababa"), "time": range(5)}
+    )
+    x = Interactions.from_frame(log, "user", "item", "time", items=["a", "b", "c"])
+    bare = pd.DataFrame({"product_id": ["a", "b", "c"]})
+    rules = {"max_per_category": 1, "price_band": (0.5, 2.0)}
+    engine = RecommendEngine(RecommendSettings(l2=1.0, rules=rules)).fit(x, bare)
+    mine = engine.recommend("u3", 10)
+    assert _ids(mine)[0] == "b" and mine[0]["reason"] == "viewed together with a"
+    assert len(mine) == 3  # no categories: nothing to cap; no prices: no band
+    nobody = engine.recommend("nobody", 10)
+    assert _ids(nobody) == ["a", "b", "c"] and {r["path"] for r in nobody} == {"popular"}
+    blocked = RecommendEngine(
+        RecommendSettings(l2=1.0, rules={"blocked_products": ["a", "b", "c"]})
+    )
+    blocked.fit(x, bare)
+    assert blocked.recommend("u3", 5) == [] and blocked.recommend("new", 5) == []
+    assert blocked.recommend_many(["u3", "new"], 5).empty

@@ -473,11 +473,19 @@ class RecommendEngine:
         frame["score"] = frame["score"].astype(np.float64)
         return frame
 
+    def _cold_codes(self, customers: Sequence[str]) -> tuple[np.ndarray, ...]:
+        """Cold customers' rows, segment codes and favourite category codes (-1: none)."""
+        rows = np.asarray([self._cold_row.get(c, -1) for c in customers], dtype=np.int64)
+        known = rows >= 0
+        seg = np.full(len(rows), -1, dtype=np.int64)
+        fav = np.full(len(rows), -1, dtype=np.int64)
+        seg[known] = self.cold_segment_[rows[known]]
+        fav[known] = self.cold_favourite_[rows[known]]
+        return rows, seg, fav
+
     def _cold_many(self, customers: list[str], k: int) -> dict[str, np.ndarray]:
         """Cold customers share their list with everyone of the same segment and favourite."""
-        rows = np.asarray([self._cold_row.get(c, -1) for c in customers], dtype=np.int64)
-        seg = np.where(rows >= 0, self.cold_segment_[np.maximum(rows, 0)], -1)
-        fav = np.where(rows >= 0, self.cold_favourite_[np.maximum(rows, 0)], -1)
+        _, seg, fav = self._cold_codes(customers)
         combos, which = np.unique(np.c_[seg, fav], axis=0, return_inverse=True)
         which = which.ravel()
         first = np.asarray([customers[int(np.argmax(which == g))] for g in range(len(combos))])
@@ -646,9 +654,7 @@ class RecommendEngine:
         block.scores[has] = sub
 
     def _cold_block(self, customers: Sequence[str], browse: int) -> _Block:
-        rows = np.asarray([self._cold_row.get(c, -1) for c in customers], dtype=np.int64)
-        seg = np.where(rows >= 0, self.cold_segment_[np.maximum(rows, 0)], -1)
-        fav = np.where(rows >= 0, self.cold_favourite_[np.maximum(rows, 0)], -1)
+        rows, seg, fav = self._cold_codes(customers)
         if browse >= 0:
             fav = np.full(len(rows), browse, dtype=np.int64)
         base = np.vstack([self.popularity_[None, :], self.segment_popularity_])
