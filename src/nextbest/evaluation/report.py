@@ -33,14 +33,12 @@ importance (``importance``: one record per feature, drawn as bars):
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from nextbest.evaluation.bootstrap import paired_auc_bootstrap, paired_bootstrap
 from nextbest.evaluation.charts import (
@@ -68,6 +66,7 @@ from nextbest.evaluation.inputs import (
 )
 from nextbest.evaluation.regression import decile_calibration, regression_metrics
 from nextbest.reporting import write_report
+from nextbest.reporting.jsonready import json_ready
 
 __all__ = [
     "classification_report",
@@ -77,21 +76,6 @@ __all__ = [
 ]
 
 _CURVE_POINTS = 200
-
-
-def _clean(value: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, NaN and infinities to ``None``."""
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return _clean(value.to_dict("records"))
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _models(values: Mapping[str, ArrayLike], field: str) -> dict[str, ArrayLike]:
@@ -171,7 +155,7 @@ def classification_report(
     for name in names[1:]:
         cmp = paired_auc_bootstrap(y, checked[name], checked[names[0]], n_boot=n_boot, seed=seed)
         out["comparisons"][name] = cmp.to_dict()
-    return _clean(_add_sections(out, backtest, importance))
+    return json_ready(_add_sections(out, backtest, importance))
 
 
 def _add_sections(
@@ -352,7 +336,7 @@ def regression_report(
     for n in names[1:]:
         cmp = paired_bootstrap(model_error, np.abs(checked[n] - y), n_boot=n_boot, seed=seed)
         out["comparisons"][n] = cmp.to_dict()
-    return _clean(_add_sections(out, backtest, importance))
+    return json_ready(_add_sections(out, backtest, importance))
 
 
 def write_regression_report(

@@ -61,6 +61,7 @@ from nextbest.models.recommend.itemknn import ItemKNN
 from nextbest.models.recommend.popularity import Popularity
 from nextbest.models.recommend.ranker import CandidateRanker
 from nextbest.models.recommend.sequential import Transitions
+from nextbest.reporting.jsonready import json_ready
 
 if TYPE_CHECKING:
     from nextbest.config import RecommendSettings
@@ -288,7 +289,7 @@ class OfflineEvaluation:
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (missing values as ``None``)."""
-        return _plain(
+        return json_ready(
             {
                 "k": self.k,
                 "protocol": self.protocol,
@@ -300,19 +301,6 @@ class OfflineEvaluation:
                 "seconds": round(self.seconds, 3),
             }
         )
-
-
-def _plain(value: Any) -> Any:
-    """Numpy scalars to Python, NaN to ``None``, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _params(params: Mapping[str, Any]) -> dict[str, Any]:
