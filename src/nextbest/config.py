@@ -239,6 +239,23 @@ class RecommendRules(_Section):
         return value
 
 
+class RankerSettings(_Section):
+    enabled: bool = Field(
+        True,
+        description="re-rank the candidates of EASE, co-occurrence, item-kNN, transitions, "
+        "content and popularity with LightGBM (false: EASE alone)",
+    )
+    holdout_days: float = Field(
+        28.0,
+        gt=0,
+        description="the ranker learns from the products first touched in these last days",
+    )
+    candidates: int | None = Field(
+        None, ge=1, description="candidates per generator (null: a tenth of the catalogue, 20-50)"
+    )
+    threads: int = Field(1, ge=1, description="LightGBM threads while learning")
+
+
 class RecommendSettings(_Section):
     k: int = Field(10, ge=1, description="recommendations stored per customer")
     weights: dict[str, float] = Field(
@@ -262,6 +279,9 @@ class RecommendSettings(_Section):
     )
     popular_days: float = Field(
         90.0, gt=0, description="popularity counts the customers of this many last days"
+    )
+    ranker: RankerSettings = Field(
+        default_factory=RankerSettings, description="the gradient-boosted re-ranker"
     )
     rules: RecommendRules = Field(
         default_factory=RecommendRules, description="business rules applied after ranking"

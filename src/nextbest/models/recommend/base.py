@@ -28,7 +28,7 @@ from nextbest.errors import NextBestError
 if TYPE_CHECKING:
     from nextbest.models.recommend.interactions import Interactions
 
-__all__ = ["NotFittedError", "RecommendInputError", "Recommender", "top_k"]
+__all__ = ["NotFittedError", "RecommendInputError", "Recommender", "csr_rows", "top_k"]
 
 
 class RecommendInputError(NextBestError, ValueError):
@@ -49,25 +49,42 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """
     n_rows, n_cols = scores.shape
     k_eff = min(k, n_cols)
-    if k_eff == 0:
-        return np.full((n_rows, k), -1, dtype=np.int64), np.full((n_rows, k), -np.inf)
-    if k_eff < n_cols:
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-        # argpartition breaks ties arbitrarily: take every column tied with the k-th
-        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
-        cand = [np.flatnonzero(row >= t) for row, t in zip(scores, kth, strict=True)]
-    else:
-        cand = [np.arange(n_cols)] * n_rows
     items = np.full((n_rows, k), -1, dtype=np.int64)
     values = np.full((n_rows, k), -np.inf)
-    for r, cols in enumerate(cand):
-        s = scores[r, cols]
-        order = np.lexsort((cols, -s))[:k_eff]
-        chosen, vals = cols[order], s[order]
-        keep = vals > -np.inf
-        items[r, : keep.sum()] = chosen[keep]
-        values[r, : keep.sum()] = vals[keep]
+    if k_eff == 0 or n_rows == 0:
+        return items, values
+    if k_eff < n_cols:
+        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+        # argpartition breaks ties arbitrarily: rows with more columns tied at the cut
+        # than places left are sorted whole (ties to the lower column)
+        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+        tied = (scores >= kth[:, None]).sum(axis=1) > k_eff
+        if tied.any():
+            cols = np.broadcast_to(np.arange(n_cols), (int(tied.sum()), n_cols))
+            part[tied] = np.lexsort((cols, -scores[tied]), axis=1)[:, :k_eff]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+    chosen = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -chosen), axis=1)
+    top = np.take_along_axis(part, order, axis=1)
+    vals = np.take_along_axis(chosen, order, axis=1)
+    keep = vals > -np.inf
+    items[:, :k_eff] = np.where(keep, top, -1)
+    values[:, :k_eff] = np.where(keep, vals, -np.inf)
     return items, values
+
+
+def csr_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For CSR rows ``rows``: each stored entry's position in ``rows`` and in the arrays.
+
+    >>> csr_rows(np.array([0, 2, 2, 3]), np.array([2, 0]))
+    (array([0, 1, 1]), array([2, 0, 1]))
+    """
+    start, stop = indptr[rows], indptr[rows + 1]
+    counts = stop - start
+    block = np.repeat(np.arange(len(rows)), counts)
+    offset = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return block, np.repeat(start, counts) + offset
 
 
 class Recommender:

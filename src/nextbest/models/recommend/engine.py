@@ -53,7 +53,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from nextbest.errors import NotFoundError
-from nextbest.models.recommend.base import RecommendInputError
+from nextbest.models.recommend.base import RecommendInputError, csr_rows
 from nextbest.models.recommend.cooccurrence import CoOccurrence
 from nextbest.models.recommend.ease import EASE
 from nextbest.models.recommend.interactions import Interactions, to_seconds
@@ -133,15 +133,6 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarr
         return np.zeros(query.shape)
     pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
     return np.where(keys[pos] == query, values[pos], 0.0)
-
-
-def _rows_of(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For CSR rows ``rows``: each stored entry's block row and its position in the arrays."""
-    start, stop = indptr[rows], indptr[rows + 1]
-    counts = stop - start
-    block = np.repeat(np.arange(len(rows)), counts)
-    offset = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    return block, np.repeat(start, counts) + offset
 
 
 def _codes(values: Any, universe: np.ndarray) -> np.ndarray:
@@ -604,7 +595,7 @@ class RecommendEngine:
         if rules.exclude == "none" or not len(known):
             return
         scores = block.scores
-        r, pos = _rows_of(self.bought_.indptr, rows[known])
+        r, pos = csr_rows(self.bought_.indptr, rows[known])
         item = self.bought_.indices[pos].astype(np.int64)
         days = (self.as_of_ - self.bought_.data[pos]) / _DAY
         interval = self.interval_days_[item]
@@ -613,7 +604,7 @@ class RecommendEngine:
         kept = scores[r_all, item]  # -inf where blocked or in the session context
         due &= np.isfinite(kept)
         if rules.exclude == "interacted":
-            rp, pp = _rows_of(self.profile_.indptr, rows[known])
+            rp, pp = csr_rows(self.profile_.indptr, rows[known])
             scores[known[rp], self.profile_.indices[pp]] = -np.inf
         scores[r_all, item] = -np.inf
         if not due.any() or rules.replenish_max == 0:

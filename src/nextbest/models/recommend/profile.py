@@ -30,7 +30,14 @@ import scipy.sparse as sp
 from nextbest.models.recommend.base import RecommendInputError
 from nextbest.models.recommend.interactions import Interactions
 
-__all__ = ["DECAY_BY", "check_decay", "decayed_profile", "recency_age"]
+__all__ = [
+    "DECAY_BY",
+    "check_decay",
+    "decayed_profile",
+    "entry_ages",
+    "profile_values",
+    "recency_age",
+]
 
 DECAY_BY = ("days", "interactions", "share")
 _DAY = 86_400.0
@@ -49,13 +56,18 @@ def check_decay(half_life: float | None, decay_by: str) -> None:
 def recency_age(interactions: Interactions, decay_by: str = "days") -> np.ndarray:
     """Per stored entry (CSR order) its age in ``decay_by`` units (see the module docstring)."""
     last = interactions.last_time
-    counts = np.diff(last.indptr)
-    rows = np.repeat(np.arange(last.shape[0]), counts)
-    t = last.data
+    return entry_ages(last.indptr, last.data, decay_by)
+
+
+def entry_ages(indptr: np.ndarray, t: np.ndarray, decay_by: str = "days") -> np.ndarray:
+    """:func:`recency_age` from the CSR row pointers and last times of the entries."""
+    counts = np.diff(indptr)
+    n = len(counts)
+    rows = np.repeat(np.arange(n), counts)
     if decay_by == "share":
-        return recency_age(interactions, "interactions") / counts[rows]
+        return entry_ages(indptr, t, "interactions") / counts[rows]
     if decay_by == "days":
-        latest = np.full(last.shape[0], -np.inf)
+        latest = np.full(n, -np.inf)
         np.maximum.at(latest, rows, t)
         return (latest[rows] - t) / _DAY
     # count of the user's entries with a strictly later time: sort by (row, -t)
@@ -74,6 +86,32 @@ def recency_age(interactions: Interactions, decay_by: str = "days") -> np.ndarra
     return age
 
 
+def profile_values(
+    indptr: np.ndarray,
+    weights: np.ndarray,
+    times: np.ndarray,
+    half_life: float | None = None,
+    decay_by: str = "days",
+    *,
+    base: str = "binary",
+    max_items: int | None = None,
+) -> np.ndarray:
+    """The values of :func:`decayed_profile` from the CSR arrays (zeros kept in place)."""
+    check_decay(half_life, decay_by)
+    if base not in ("binary", "weight"):
+        raise RecommendInputError(f"must be 'binary' or 'weight'; got {base!r}.", field="base")
+    values = np.ones_like(weights) if base == "binary" else np.array(weights, dtype=np.float64)
+    if half_life is not None:
+        values *= np.exp2(-entry_ages(indptr, times, decay_by) / half_life)
+    if max_items is not None:
+        if int(max_items) != max_items or max_items < 1:
+            raise RecommendInputError(
+                f"must be a positive integer or None; got {max_items!r}.", field="max_items"
+            )
+        values = np.where(entry_ages(indptr, times, "interactions") < max_items, values, 0.0)
+    return values
+
+
 def decayed_profile(
     interactions: Interactions,
     half_life: float | None = None,
@@ -83,19 +121,16 @@ def decayed_profile(
     max_items: int | None = None,
 ) -> sp.csr_matrix:
     """The profile matrix described in the module docstring."""
-    check_decay(half_life, decay_by)
-    if base not in ("binary", "weight"):
-        raise RecommendInputError(f"must be 'binary' or 'weight'; got {base!r}.", field="base")
     m = interactions.matrix
-    values = np.ones_like(m.data) if base == "binary" else m.data.copy()
-    if half_life is not None:
-        values *= np.exp2(-recency_age(interactions, decay_by) / half_life)
-    if max_items is not None:
-        if int(max_items) != max_items or max_items < 1:
-            raise RecommendInputError(
-                f"must be a positive integer or None; got {max_items!r}.", field="max_items"
-            )
-        values = np.where(recency_age(interactions, "interactions") < max_items, values, 0.0)
+    values = profile_values(
+        m.indptr,
+        m.data,
+        interactions.last_time.data,
+        half_life,
+        decay_by,
+        base=base,
+        max_items=max_items,
+    )
     out = sp.csr_matrix((values, m.indices.copy(), m.indptr.copy()), shape=m.shape)
     out.eliminate_zeros()
     return out

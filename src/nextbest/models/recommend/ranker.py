@@ -86,11 +86,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from nextbest.models.recommend.base import Recommender, RecommendInputError
+from nextbest.models.recommend.candidate_features import CandidateFeatures, UserRows
 from nextbest.models.recommend.interactions import Interactions
-from nextbest.models.recommend.profile import DECAY_BY, decayed_profile
+from nextbest.models.recommend.profile import DECAY_BY
 
 __all__ = ["RANKER_PARAMS", "CandidateRanker"]
 
@@ -108,18 +108,6 @@ RANKER_PARAMS: dict[str, Any] = {
     "subsample_freq": 1,
 }
 """LightGBM settings of the ranker: small, regularised trees."""
-
-
-def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """``values`` at the sorted ``keys`` equal to each ``query`` key; 0 where none is."""
-    out = np.zeros(len(query))
-    if len(keys) == 0:
-        return out
-    pos = np.searchsorted(keys, query)
-    at = np.minimum(pos, len(keys) - 1)
-    hit = (pos < len(keys)) & (keys[at] == query)
-    out[hit] = values[at[hit]]
-    return out
 
 
 def _numeric_frame(frame: Any, field: str) -> pd.DataFrame:
@@ -217,6 +205,10 @@ class CandidateRanker(Recommender):
         The ranker's inputs.
     user_features_ : DataFrame or None
         The user features in use (those of ``refit_candidates`` once given).
+    spec_ : CandidateFeatures
+        Which features the ranker computes (plain data).
+    item_context_ : dict of name to ndarray
+        The items' part of the features, from the interactions in use.
     """
 
     def __init__(
@@ -317,92 +309,9 @@ class CandidateRanker(Recommender):
         if self.user_features is not None:
             _numeric_frame(self.user_features, "user_features")
 
-    def _group_context(self, x: Interactions) -> dict[str, np.ndarray]:
-        """Per user: decayed weight share per group, favourite group, latest items' groups."""
-        assert self.item_groups is not None
-        labels = self.item_groups.reindex(pd.Index(x.items))
-        if labels.isna().all():
-            raise RecommendInputError(
-                "no item of the interactions has a group.",
-                field="item_groups",
-                hint="Index item_groups by the same item ids as the interactions.",
-            )
-        codes, uniques = pd.factorize(labels, sort=False)  # first seen in item order: 0
-        n_groups = max(len(uniques), 1)
-        has = np.flatnonzero(codes >= 0)
-        onehot = sp.csr_matrix((np.ones(len(has)), (has, codes[has])), shape=(x.n_items, n_groups))
-        profile = decayed_profile(x, self.affinity_half_life, self.affinity_decay_by, base="weight")
-        by_group = sp.csr_matrix(profile @ onehot)
-        by_group.sum_duplicates()
-        by_group.sort_indices()
-        rows = np.repeat(np.arange(x.n_users), np.diff(by_group.indptr))
-        cols, weights = by_group.indices.astype(np.int64), by_group.data
-        total = np.bincount(rows, weights, minlength=x.n_users)
-        favourite = np.full(x.n_users, -1, dtype=np.int64)
-        order = np.lexsort((cols, -weights, rows))
-        first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if len(order) else order
-        favourite[rows[first]] = cols[first]
-        # the user's latest items (ties: the lower item number first) and their groups
+    def _item_context(self, x: Interactions) -> dict[str, np.ndarray]:
+        """What the features need of the items (and the time ``now``), from ``x``."""
         last = x.last_time
-        r = np.repeat(np.arange(x.n_users), np.diff(last.indptr))
-        latest = np.lexsort((last.indices, -last.data, r))
-        rank = np.arange(len(latest)) - last.indptr[r[latest]]
-        chosen = latest[rank < int(self.recent_items)]
-        g = codes[last.indices[chosen]]
-        recent_keys, recent_counts = np.unique(
-            r[chosen][g >= 0].astype(np.int64) * n_groups + g[g >= 0], return_counts=True
-        )
-        return {
-            "item_group": codes.astype(np.int64),
-            "n_groups": np.array([n_groups]),
-            "group_keys": rows.astype(np.int64) * n_groups + cols,
-            "group_share": np.divide(
-                weights, total[rows], out=np.zeros_like(weights), where=total[rows] > 0
-            ),
-            "user_group_total": total,
-            "user_favourite_group": favourite,
-            "recent_keys": recent_keys,
-            "recent_counts": recent_counts.astype(np.float64),
-        }
-
-    def _price_context(self, x: Interactions) -> dict[str, np.ndarray]:
-        """Per item its log price; per user the median price and log-price spread."""
-        assert self.item_features is not None and self.price_column is not None
-        price = pd.to_numeric(self.item_features[self.price_column], errors="coerce")
-        values = price.reindex(pd.Index(x.items)).to_numpy(dtype=np.float64)
-        values = np.where(values > 0, values, np.nan)
-        m = x.matrix
-        rows = np.repeat(np.arange(x.n_users), np.diff(m.indptr))
-        priced = np.isfinite(values[m.indices])
-        frame = pd.DataFrame({"row": rows[priced], "price": values[m.indices][priced]}).assign(
-            log=lambda f: np.log(f["price"])
-        )
-        g = frame.groupby("row", sort=True)
-        median = np.full(x.n_users, np.nan)
-        spread = np.full(x.n_users, np.nan)
-        idx = g.size().index.to_numpy()
-        median[idx] = g["price"].median().to_numpy()
-        spread[idx] = g["log"].std(ddof=0).to_numpy()
-        return {
-            "item_log_price": np.log(values),
-            "user_log_median_price": np.log(median),
-            "user_price_spread": spread,
-        }
-
-    def _user_context(self, x: Interactions, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        users = pd.Index(x.users)
-        if not users.isin(frame.index).any():
-            raise RecommendInputError(
-                "no user of the interactions has a row in the user features.",
-                field="user_features",
-                hint="Index user_features by the same user ids (and type) as the interactions.",
-            )
-        return {"user_extra": frame.reindex(users).to_numpy(dtype=np.float64)}
-
-    def _context(
-        self, x: Interactions, user_features: pd.DataFrame | None = None
-    ) -> dict[str, np.ndarray]:
-        last = x.last_time.tocoo()
         now = float(last.data.max())
         log = x.log
         recent = log[log["time"] > now - self.recent_days * _DAY]
@@ -412,29 +321,14 @@ class CandidateRanker(Recommender):
         idx = g.max().index.to_numpy()
         item_last[idx] = (now - g.max().to_numpy()) / _DAY
         item_first[idx] = (now - g.min().to_numpy()) / _DAY
-        user_last = np.full(x.n_users, np.nan)
-        gu = log.groupby("user")["time"].max()
-        user_last[gu.index.to_numpy()] = (now - gu.to_numpy()) / _DAY
         extra = np.zeros((x.n_items, 0))
         if self.item_features is not None:
             extra = self.item_features.reindex(pd.Index(x.items)).to_numpy(dtype=np.float64)
-        user_pop = np.log1p(x.item_counts())
-        X = x.binary()
-        n_user = np.diff(X.indptr).astype(float)
-        mean_pop = np.divide(X @ user_pop, n_user, out=np.zeros(x.n_users), where=n_user > 0)
         by_item = log.sort_values(["item", "time"], kind="stable")
-        customer: dict[str, np.ndarray] = {}
-        if self.item_groups is not None:
-            customer.update(self._group_context(x))
-        if self.price_column is not None:
-            customer.update(self._price_context(x))
-        if user_features is not None:
-            customer.update(self._user_context(x, user_features))
-        return {
-            **customer,
+        out = {
+            "now": np.array([now]),
             "item_users": x.item_counts(),
-            "user_mean_log_pop": mean_pop,
-            "user_last_time": now - user_last * _DAY,
+            "item_log_pop": np.log1p(x.item_counts()),
             "item_time_keys": by_item["item"].to_numpy(np.int64) * _KEY
             + by_item["time"].to_numpy().astype(np.int64),
             "item_recent_users": np.bincount(
@@ -442,76 +336,50 @@ class CandidateRanker(Recommender):
             ).astype(float),
             "item_days_since_last": item_last,
             "item_days_since_first": item_first,
-            "user_items": np.diff(x.matrix.indptr).astype(float),
-            "user_days_since_last": user_last,
             "extra": extra,
         }
+        if self.item_groups is not None:
+            labels = self.item_groups.reindex(pd.Index(x.items))
+            if labels.isna().all():
+                raise RecommendInputError(
+                    "no item of the interactions has a group.",
+                    field="item_groups",
+                    hint="Index item_groups by the same item ids as the interactions.",
+                )
+            codes, uniques = pd.factorize(labels, sort=False)  # first seen in item order: 0
+            out["item_group"] = codes.astype(np.int64)
+            out["n_groups"] = np.array([max(len(uniques), 1)])
+        if self.price_column is not None:
+            assert self.item_features is not None
+            price = pd.to_numeric(self.item_features[self.price_column], errors="coerce")
+            values = price.reindex(pd.Index(x.items)).to_numpy(dtype=np.float64)
+            out["item_price"] = np.where(values > 0, values, np.nan)
+            out["item_log_price"] = np.log(out["item_price"])
+        return out
+
+    def _context(
+        self, x: Interactions, items: dict[str, np.ndarray], user_features: pd.DataFrame | None
+    ) -> dict[str, np.ndarray]:
+        out = {**items, **self.spec_.user_context(UserRows.of(x), items)}
+        if user_features is not None:
+            users = pd.Index(x.users)
+            if not users.isin(user_features.index).any():
+                raise RecommendInputError(
+                    "no user of the interactions has a row in the user features.",
+                    field="user_features",
+                    hint="Index user_features by the same user ids (and type) as the interactions.",
+                )
+            out["user_extra"] = user_features.reindex(users).to_numpy(dtype=np.float64)
+        return out
 
     def _candidates(self, rows: np.ndarray) -> pd.DataFrame:
         """One row per (user row, item) candidate with every feature."""
-        parts = []
-        for name, model in self.generators_.items():
-            items, scores = model.recommend(rows, int(self.n_candidates))
-            keep = items >= 0
-            rank = np.broadcast_to(np.arange(1, items.shape[1] + 1), items.shape)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "row": np.broadcast_to(rows[:, None], items.shape)[keep],
-                        "item": items[keep],
-                        f"score:{name}": scores[keep],
-                        f"rank:{name}": rank[keep].astype(float),
-                    }
-                ).set_index(["row", "item"])
-            )
-        frame = pd.concat(parts, axis=1, join="outer").reset_index()
-        names = list(self.generators_)
-        frame["n_generators"] = frame[[f"rank:{n}" for n in names]].notna().sum(axis=1)
-        ctx = self.context_
-        item = frame["item"].to_numpy()
-        row = frame["row"].to_numpy()
-        for key in (
-            "item_users",
-            "item_recent_users",
-            "item_days_since_last",
-            "item_days_since_first",
-        ):
-            frame[key] = ctx[key][item]
-        for key in ("user_items", "user_days_since_last", "user_mean_log_pop"):
-            frame[key] = ctx[key][row]
-        frame["item_log_pop_vs_user"] = np.log1p(frame["item_users"]) - frame["user_mean_log_pop"]
-        t_user = ctx["user_last_time"][row].astype(np.int64)
-        keys = ctx["item_time_keys"]
-        hi = np.searchsorted(keys, item * _KEY + t_user, side="right")
-        lo = np.searchsorted(keys, item * _KEY + t_user - int(self.recent_days * _DAY), "right")
-        frame["item_events_at_user_time"] = (hi - lo).astype(float)
-        frame["item_age_at_user_time"] = (
-            frame["item_days_since_first"] - frame["user_days_since_last"]
-        )
-        if ctx["extra"].shape[1] and self.item_features is not None:
-            for j, col in enumerate(self.item_features.columns):
-                frame[f"item:{col}"] = ctx["extra"][item, j]
-        if "item_group" in ctx:
-            group = ctx["item_group"][item]
-            keys = row.astype(np.int64) * int(ctx["n_groups"][0]) + group
-            grouped = group >= 0
-            share = _lookup(ctx["group_keys"], ctx["group_share"], keys)
-            frame["group_share"] = np.where(
-                grouped & (ctx["user_group_total"][row] > 0), share, np.nan
-            )
-            favourite = (ctx["user_favourite_group"][row] == group).astype(np.float64)
-            frame["group_is_favourite"] = np.where(grouped, favourite, np.nan)
-            recent = _lookup(ctx["recent_keys"], ctx["recent_counts"], keys)
-            frame["group_recent_items"] = np.where(grouped, recent, np.nan)
-        if "item_log_price" in ctx:
-            frame["price_log_ratio"] = (
-                ctx["item_log_price"][item] - ctx["user_log_median_price"][row]
-            )
-            frame["user_price_spread"] = ctx["user_price_spread"][row]
-        if "user_extra" in ctx:
-            for j, col in enumerate(self.user_feature_columns_):
-                frame[f"user:{col}"] = ctx["user_extra"][row, j]
-        return frame.sort_values(["row", "item"], kind="stable", ignore_index=True)
+        lists = [g.recommend(rows, int(self.n_candidates)) for g in self.generators_.values()]
+        row, item, features = self.spec_.features(rows, lists, self.context_)
+        frame = pd.DataFrame(features, columns=self.spec_.names())
+        frame.insert(0, "item", item)
+        frame.insert(0, "row", row)
+        return frame
 
     def _features(self, frame: pd.DataFrame) -> np.ndarray:
         return frame[self.feature_names_].to_numpy(dtype=np.float64)
@@ -547,8 +415,22 @@ class CandidateRanker(Recommender):
         self.user_features_ = user_frame
         self.user_feature_columns_ = [] if user_frame is None else [str(c) for c in user_frame]
         self.generators_ = self._fit_generators(x)
+        self.spec_ = CandidateFeatures(
+            generators=tuple(self.generators_),
+            item_columns=()
+            if self.item_features is None
+            else tuple(str(c) for c in self.item_features.columns),
+            groups=self.item_groups is not None,
+            price=self.price_column is not None,
+            user_columns=tuple(self.user_feature_columns_),
+            recent_days=float(self.recent_days),
+            affinity_half_life=self.affinity_half_life,
+            affinity_decay_by=self.affinity_decay_by,
+            recent_items=int(self.recent_items),
+        )
         self.interactions_ = x
-        self.context_ = self._context(x, user_frame)
+        self.item_context_ = self._item_context(x)
+        self.context_ = self._context(x, self.item_context_, user_frame)
         users = [u for u in truth if len(truth[u])]
         pos = np.searchsorted(x.users, users)
         known = (pos < x.n_users) & (
@@ -697,8 +579,10 @@ class CandidateRanker(Recommender):
                 )
             frame = new[list(frame.columns)]
         generators = self._fit_generators(x)
-        context = self._context(x, frame)
+        items = self._item_context(x)
+        context = self._context(x, items, frame)
         self.generators_, self.interactions_, self.context_ = generators, x, context
+        self.item_context_ = items
         self.user_features_ = frame
         return self
 
