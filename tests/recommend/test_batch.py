@@ -125,7 +125,8 @@ def test_paths_generators_and_reasons(shop) -> None:
     assert len(cold) > 0 and set(cold.path) == {"segment", "category"}
     assert sum(result.paths.values()) == len(per)
     assert result.paths["segment"] == int((cold.path == "segment").sum())
-    assert set(recs[recs.path.isin(["personal", "session"])].generator) == {"ease"}
+    assert result.ranker["served"] and result.ranker["rounds"] >= 1
+    assert set(recs[recs.path.isin(["personal", "session"])].generator) == {"ranker"}
     assert set(recs[recs.path.isin(["segment", "category"])].generator) == {"popularity"}
     assert recs.reason.str.len().min() > 0
     assert recs.reason.str.startswith("bought together with ").any()

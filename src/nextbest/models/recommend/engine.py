@@ -54,13 +54,16 @@ import scipy.sparse as sp
 
 from nextbest.errors import NotFoundError
 from nextbest.models.recommend.base import RecommendInputError, csr_rows
+from nextbest.models.recommend.candidate_features import UserRows
 from nextbest.models.recommend.cooccurrence import CoOccurrence
 from nextbest.models.recommend.ease import EASE
 from nextbest.models.recommend.interactions import Interactions, to_seconds
 from nextbest.models.recommend.rules import apply_boost, cap_per_category, compile_rules
+from nextbest.models.recommend.serving import ServingRanker
 
 if TYPE_CHECKING:
     from nextbest.config import RecommendSettings
+    from nextbest.models.recommend.ranker import CandidateRanker
 
 __all__ = ["COLUMNS", "PATHS", "Context", "RecommendEngine", "parse_context"]
 
@@ -68,7 +71,7 @@ COLUMNS = ["customer_id", "rank", "product_id", "score", "generator", "reason", 
 PATHS = ("personal", "session", "category", "segment", "popular")
 _DAY = 86_400.0
 _PRIOR = 20.0  # segment popularity: pseudo-customers of overall popularity
-_FORMAT = 1
+_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ class RecommendEngine:
         favourite: Mapping[Any, Any] | None = None,
         single_session: Iterable[Any] = (),
         as_of: Any = None,
+        ranker: CandidateRanker | None = None,
     ) -> RecommendEngine:
         """Learn from ``interactions`` and the catalogue.
 
@@ -215,6 +219,10 @@ class RecommendEngine:
             Customers whose whole history is one session (served by path ``session``).
         as_of : datetime or number, optional
             The time of the state (default: the latest interaction).
+        ranker : CandidateRanker, optional
+            A re-ranker whose candidates are fitted on ``interactions``: it then
+            orders the ``personal`` and ``session`` paths (products it did not
+            propose follow in EASE's order).
         """
         s = self.settings
         x = interactions
@@ -294,6 +302,30 @@ class RecommendEngine:
         self.boost_ = rules.boost
         self.campaign_ = rules.campaign
         self.interval_days_ = rules.interval_days
+
+        self.ranker_: ServingRanker | None = None
+        self.ranker_info_: dict[str, Any] = {"served": False}
+        if ranker is not None:
+            cv = float(ranker.cv_ndcg_)
+            self.ranker_info_ = {
+                "served": True,
+                "generators": list(ranker.generators_),
+                "candidates": int(ranker.n_candidates),
+                "rounds": int(ranker.n_estimators_),
+                "queries": int(ranker.training_queries_),
+                "validation_ndcg": cv if cv == cv else None,
+            }
+            r = ranker.interactions_
+            if not (
+                np.array_equal(_text(r.users), users) and np.array_equal(_text(r.items), items)
+            ):
+                raise RecommendInputError(
+                    "the ranker's candidates are fitted on other interactions.",
+                    field="ranker",
+                    hint="Call ranker.refit_candidates(interactions) first.",
+                )
+            self.ranker_ = ServingRanker.from_ranker(ranker)
+            self.rows_ = UserRows.of(x)
 
         self._fit_popularity(x, customers, now)
         cold_ids = sorted(set(map(str, (favourite or {}).keys())) | set(self._segment_of))
@@ -548,13 +580,17 @@ class RecommendEngine:
         else:
             profile = self._profile_rows(rows)
         scores = np.asarray(profile @ self.B_, dtype=np.float64)
+        scores[:, self._blocked] = -np.inf
+        generator = "ease"
+        if self.ranker_ is not None:
+            scores = self._rerank(scores, rows, extra)
+            generator = "ranker"
         path = np.where(
             known, np.where(self.single_[np.maximum(rows, 0)], "session", "personal"), "session"
         ).astype(object)
         tier = np.zeros(scores.shape, dtype=np.int8)
         if browse >= 0:
             tier[:, self.category_ == browse] = 1
-        scores[:, self._blocked] = -np.inf
         b = len(rows)
         favourite = np.where(known, self.history_favourite_[np.maximum(rows, 0)], -1)
         block = _Block(
@@ -567,13 +603,62 @@ class RecommendEngine:
             np.full(b, browse, dtype=np.int64),
             favourite,
             np.full(b, -1, dtype=np.int64),
-            "ease",
+            generator,
         )
         if len(extra):
             scores[0, extra] = -np.inf  # what the customer looks at now
         self._exclusions(block)
         self._price_band(block)
         return block
+
+    def _user_rows(self, rows: np.ndarray, extra: np.ndarray) -> UserRows:
+        """The interactions of the users at ``rows`` (-1: none), ``extra`` session products
+        added to the first one as touched now (weighted as a product view)."""
+        u = self.rows_
+        known = rows >= 0
+        block, pos = csr_rows(u.indptr, np.where(known, rows, 0))
+        keep = known[block]
+        block, pos = block[keep], pos[keep]
+        indices, weights, times = u.indices[pos], u.weights[pos], u.times[pos]
+        if len(extra):
+            session = np.unique(extra)
+            w = float(self.settings.weights.get("product_view", 1.0)) or 1.0
+            again = np.isin(indices, session)
+            weights = np.where(again, weights + w, weights)
+            times = np.where(again, self.as_of_, times)
+            new = session[~np.isin(session, indices)]
+            block = np.concatenate([block, np.zeros(len(new), dtype=block.dtype)])
+            indices = np.concatenate([indices, new.astype(indices.dtype)])
+            weights = np.concatenate([weights, np.full(len(new), w)])
+            times = np.concatenate([times, np.full(len(new), self.as_of_)])
+            order = np.argsort(block, kind="stable")
+            block, indices, weights, times = (
+                block[order],
+                indices[order],
+                weights[order],
+                times[order],
+            )
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum(np.bincount(block, minlength=len(rows)))
+        return UserRows(indptr, indices, weights, times)
+
+    def _rerank(self, scores: np.ndarray, rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """The ranker's scores on its candidates; every other product after them, in the
+        order of ``scores`` (products scored ``-inf`` stay out)."""
+        assert self.ranker_ is not None
+        cand_row, cand_item, cand_score = self.ranker_.score(self._user_rows(rows, extra), rows)
+        finite = np.isfinite(scores)
+        lowest = np.zeros(len(rows))
+        if len(cand_row):
+            lowest = np.full(len(rows), np.inf)
+            np.minimum.at(lowest, cand_row, cand_score)
+            lowest[~np.isfinite(lowest)] = 0.0
+        top = np.where(finite, scores, -np.inf).max(axis=1, initial=-np.inf)
+        top = np.where(np.isfinite(top), top, 0.0)
+        out = np.where(finite, lowest[:, None] - 1.0 - (top[:, None] - scores), -np.inf)
+        allowed = finite[cand_row, cand_item]
+        out[cand_row[allowed], cand_item[allowed]] = cand_score[allowed]
+        return out
 
     def _profile_rows(self, rows: np.ndarray) -> sp.csr_matrix:
         """The profile rows at ``rows`` (a row of -1: empty), entries in stored order."""
@@ -746,7 +831,7 @@ class RecommendEngine:
         reason = np.full(len(item), "", dtype=object)
         cat = self.category_[item]
         names = self.categories_
-        if block.generator == "ease":
+        if block.generator != "popularity":
             recent = block.recent[r]
             for keys, values, text in (
                 (self.bought_keys_, self.bought_values_, "bought together with {}"),
@@ -803,8 +888,13 @@ class RecommendEngine:
             arrays[f"{name}_indptr"] = m.indptr
             arrays[f"{name}_indices"] = m.indices
             arrays[f"{name}_data"] = m.data
+        if self.ranker_ is not None:
+            arrays.update(self.ranker_.arrays())
+            for name in ("indptr", "indices", "weights", "times"):
+                arrays[f"rows_{name}"] = getattr(self.rows_, name)
         meta = {
             "format": _FORMAT,
+            "ranker": self.ranker_info_,
             "as_of": self.as_of_,
             "settings": self.settings.model_dump(mode="json"),
         }
@@ -844,6 +934,13 @@ class RecommendEngine:
                 (data["bought_data"], data["bought_indices"], data["bought_indptr"]),
                 shape=(m, n),
             )
+            engine.ranker_ = None
+            engine.ranker_info_ = dict(meta["ranker"])
+            if engine.ranker_info_.get("served"):
+                engine.ranker_ = ServingRanker.from_arrays(data)
+                engine.rows_ = UserRows(
+                    *(data[f"rows_{name}"] for name in ("indptr", "indices", "weights", "times"))
+                )
         engine.as_of_ = float(meta["as_of"])
         engine._index()
         return engine

@@ -52,7 +52,13 @@ if TYPE_CHECKING:
 
     from nextbest.warehouse import Warehouse
 
-__all__ = ["TemporalHoldout", "temporal_holdout", "warehouse_holdout"]
+__all__ = [
+    "TemporalHoldout",
+    "events_before",
+    "new_pairs",
+    "temporal_holdout",
+    "warehouse_holdout",
+]
 
 _DAY = 86_400.0
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -123,7 +129,7 @@ def _as_datetime(seconds: float) -> dt.datetime:
     return _EPOCH + dt.timedelta(seconds=float(seconds))
 
 
-def _before(x: Interactions, keep: np.ndarray) -> Interactions:
+def events_before(x: Interactions, keep: np.ndarray) -> Interactions:
     """The events of ``x`` where ``keep``; only the users they name, every item."""
     log = x.log[keep]
     codes, rows = np.unique(log["user"].to_numpy(), return_inverse=True)
@@ -137,7 +143,7 @@ def _before(x: Interactions, keep: np.ndarray) -> Interactions:
     )
 
 
-def _new_pairs(x: Interactions, start: float, end: float) -> tuple[dict[Any, set[Any]], int]:
+def new_pairs(x: Interactions, start: float, end: float) -> tuple[dict[Any, set[Any]], int]:
     """Per user with history before ``start``: items first touched in ``[start, end)``.
 
     Also the number of users active in the period without history before it.
@@ -201,8 +207,8 @@ def temporal_holdout(
             field="holdout_days",
             hint="Use fewer holdout days or a later as-of date.",
         )
-    validation_truth, val_out = _new_pairs(x, validation_start, test_start)
-    test_truth, test_out = _new_pairs(x, test_start, end)
+    validation_truth, val_out = new_pairs(x, validation_start, test_start)
+    test_truth, test_out = new_pairs(x, test_start, end)
     for name, truth, start, stop in (
         ("validation", validation_truth, validation_start, test_start),
         ("test", test_truth, test_start, end),
@@ -216,8 +222,8 @@ def temporal_holdout(
                 hint="Use a longer holdout, or an as-of date inside the data.",
             )
     return TemporalHoldout(
-        fit=_before(x, times < validation_start),
-        train=_before(x, times < test_start),
+        fit=events_before(x, times < validation_start),
+        train=events_before(x, times < test_start),
         validation_truth=validation_truth,
         test_truth=test_truth,
         as_of=_as_datetime(end),

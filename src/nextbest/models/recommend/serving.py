@@ -152,18 +152,12 @@ class ServingRanker:
         if form["kind"] == "constant":
             return np.broadcast_to(model, (b, n)).copy()
         values = u.profile(form["half_life"], form["decay_by"], max_items=form["max_items"])
-        if b == 1:  # one customer: gather the model's rows instead of sparse products
+        if b == 1 and form["kind"] == "linear" and sp.issparse(model):
+            # one customer: gather the model's rows (the sums run in the same order
+            # as the sparse product's, so a batch gives the same scores)
             idx, w = u.indices[values != 0], values[values != 0]
-            if isinstance(model, np.ndarray):
-                return np.asarray(w.astype(model.dtype) @ model[idx], dtype=np.float64)[None, :]
             block, pos = csr_rows(model.indptr, idx)
-            weights = w[block] * model.data[pos]
-            width = model.shape[1]
-            summed = np.bincount(model.indices[pos], weights, minlength=width)
-            if form["kind"] == "content":
-                norm = np.sqrt(summed @ summed)
-                user = summed / norm if norm > 0 else summed
-                return np.asarray(model @ user, dtype=np.float64)[None, :]
+            summed = np.bincount(model.indices[pos], w[block] * model.data[pos], minlength=n)
             return summed[None, :]
         p = sp.csr_matrix((values, u.indices.copy(), u.indptr.copy()), shape=(b, n))
         p.eliminate_zeros()  # in place: on copies, the users' arrays stay as they are
