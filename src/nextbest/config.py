@@ -250,8 +250,13 @@ class RankerSettings(_Section):
         gt=0,
         description="the ranker learns from the products first touched in these last days",
     )
-    candidates: int | None = Field(
-        None, ge=1, description="candidates per generator (null: a tenth of the catalogue, 20-50)"
+    candidates: int = Field(20, ge=1, description="candidates each generator proposes")
+    max_rounds: int = Field(
+        75, ge=1, description="most boosting rounds (fewer trees answer faster online)"
+    )
+    learning_rate: float = Field(0.2, gt=0, le=1, description="LightGBM's shrinkage per round")
+    max_customers: int = Field(
+        5000, ge=10, description="customers the ranker learns from at most (a seeded sample)"
     )
     threads: int = Field(1, ge=1, description="LightGBM threads while learning")
 

@@ -54,9 +54,10 @@ def build(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit on data before --as-of, write the recommendations table and save the
-    recommender: EASE on each customer's decayed history, popularity in their
-    favourite category or segment for the others, then the business rules
-    (recommend.rules); a reason and the serving path for every product."""
+    recommender: the LightGBM re-ranker (recommend.ranker) over EASE, co-occurrence,
+    item-kNN, transitions, content and popularity for customers with history,
+    popularity in their favourite category or segment for the others, then the
+    business rules (recommend.rules); a reason and the serving path for every product."""
     from nextbest.models.recommend.batch import build_recommendations
 
     root, settings = settings_for(project)
@@ -66,17 +67,24 @@ def build(
             parse_as_of(as_of),
             settings.recommend,
             k=k,
-            progress=step_counter(bar, 4),
+            progress=step_counter(bar, 6),
             models_dir=settings.models_dir(root),
         )
     paths = ", ".join(f"{n:,} {p}" for p, n in sorted(result.paths.items()))
+    r = result.ranker
+    ranked = (
+        f"re-ranker: {r['rounds']} rounds learnt from {r['queries']:,} customers over "
+        f"{r['candidates']} candidates each of {', '.join(r['generators'])}"
+        if r.get("served")
+        else f"no re-ranker ({r.get('skipped')}): EASE orders the lists"
+    )
     emit(
         as_json,
         result.as_dict(),
         lambda: out.print(
             f"recommendations as of {result.as_of}: {result.rows:,} rows for "
             f"{result.customers:,} customers ({paths}; {result.seconds:.1f} s); "
-            "table `recommendations`"
+            f"table `recommendations`\n{ranked}"
         ),
     )
 

@@ -53,6 +53,17 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     values = np.full((n_rows, k), -np.inf)
     if k_eff == 0 or n_rows == 0:
         return items, values
+    if n_rows == 1:  # one user online: the same choice with fewer steps
+        row = scores[0]
+        cut = np.argpartition(-row, k_eff - 1)[:k_eff] if k_eff < n_cols else np.arange(n_cols)
+        if k_eff < n_cols and np.count_nonzero(row >= row[cut].min()) > k_eff:
+            cut = np.lexsort((np.arange(n_cols), -row))[:k_eff]
+        top = cut[np.lexsort((cut, -row[cut]))]
+        vals = row[top]
+        keep = vals > -np.inf
+        items[0, :k_eff] = np.where(keep, top, -1)
+        values[0, :k_eff] = np.where(keep, vals, -np.inf)
+        return items, values
     if k_eff < n_cols:
         part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
         # argpartition breaks ties arbitrarily: rows with more columns tied at the cut

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -32,7 +33,6 @@ from nextbest.models.recommend.engine import RecommendEngine
 from nextbest.models.recommend.holdout import events_before, new_pairs
 from nextbest.models.recommend.interactions import Interactions, to_seconds
 from nextbest.models.recommend.itemknn import ItemKNN
-from nextbest.models.recommend.offline import shortlist_size
 from nextbest.models.recommend.popularity import Popularity
 from nextbest.models.recommend.ranker import CandidateRanker
 from nextbest.models.recommend.sequential import Transitions
@@ -200,11 +200,16 @@ def fit_ranker(
     say(f"re-ranker: learning on the products first touched after {cut:%Y-%m-%d}")
     fit = events_before(x, keep)
     truth, _ = new_pairs(x, start, end)
+    if len(truth) > r.max_customers:  # the ranker's cost grows with its customers
+        chosen = np.random.default_rng(0).choice(len(truth), r.max_customers, replace=False)
+        users = list(truth)
+        truth = {users[i]: truth[users[i]] for i in np.sort(chosen)}
     groups, prices = product_context(wh)
     generators, kwargs = serving_generators(settings, products)
     ranker = CandidateRanker(
         generators,
-        n_candidates=r.candidates or shortlist_size(x.n_items, settings.k),
+        n_candidates=r.candidates,
+        n_estimators=r.max_rounds,
         k=settings.k,
         item_features=prices,
         price_column="price",
@@ -213,7 +218,7 @@ def fit_ranker(
         fit_kwargs=kwargs,
         threads=r.threads,
         cv_folds=0,  # rounds chosen on a held-out fifth of the customers: one training
-        params={"learning_rate": 0.1},  # fewer trees, for a quick answer online
+        params={"learning_rate": r.learning_rate},
     )
     try:
         ranker.fit(fit, truth)

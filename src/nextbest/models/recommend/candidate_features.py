@@ -21,13 +21,13 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from nextbest.models.recommend.interactions import Interactions
-from nextbest.models.recommend.profile import profile_values
+from nextbest.models.recommend.profile import entry_ages, profile_values
 
 __all__ = ["CandidateFeatures", "UserRows"]
 
@@ -83,6 +83,7 @@ class UserRows:
     indices: np.ndarray
     weights: np.ndarray
     times: np.ndarray
+    _ages: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_users(self) -> int:
@@ -111,7 +112,14 @@ class UserRows:
             decay_by,
             base=base,
             max_items=max_items,
+            ages=self.ages,
         )
+
+    def ages(self, decay_by: str) -> np.ndarray:
+        """Per entry its age in ``decay_by`` units (computed once per unit)."""
+        if decay_by not in self._ages:
+            self._ages[decay_by] = entry_ages(self.indptr, self.times, decay_by)
+        return self._ages[decay_by]
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from nextbest.models.recommend.base import Recommender, RecommendInputError
+from nextbest.models.recommend.base import Recommender, RecommendInputError, csr_rows
 from nextbest.models.recommend.interactions import Interactions
 from nextbest.models.recommend.profile import check_decay, decayed_profile
 
-__all__ = ["ContentSimilarity", "item_vectors"]
+__all__ = ["ContentSimilarity", "content_scores", "item_vectors"]
 
 
 def _unit_rows(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -196,5 +196,25 @@ class ContentSimilarity(Recommender):
         return [(v, float(s)) for v, s in zip(x.items[order].tolist(), sims[order], strict=True)]
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
-        user = _unit_rows(sp.csr_matrix(self.profile_[rows] @ self.vectors_))
-        return np.asarray((user @ self.vectors_.T).todense())
+        p = self.profile_[rows]
+        user = np.repeat(np.arange(len(rows)), np.diff(p.indptr))
+        return content_scores(self.vectors_, user, p.indices, p.data, len(rows))
+
+
+def content_scores(
+    vectors: sp.csr_matrix, user: np.ndarray, items: np.ndarray, weights: np.ndarray, n_users: int
+) -> np.ndarray:
+    """Cosine of every item's vector to each user's profile vector: ``(n_users, n_items)``.
+
+    A user's profile vector is the sum of ``weights`` times the vectors of ``items``
+    (one entry per ``user``, in order). Each user's sums run over their own entries
+    only, so one user scored alone gets exactly the scores of a batch.
+    """
+    entry, pos = csr_rows(vectors.indptr, items)
+    width = vectors.shape[1]
+    keys = user[entry] * width + vectors.indices[pos]
+    vec = np.bincount(keys, weights[entry] * vectors.data[pos], minlength=n_users * width)
+    vec = vec.reshape(n_users, width)
+    norm = np.sqrt((vec * vec).sum(axis=1))
+    vec = np.divide(vec, norm[:, None], out=np.zeros_like(vec), where=norm[:, None] > 0)
+    return np.ascontiguousarray(np.asarray(vectors @ vec.T).T, dtype=np.float64)

@@ -555,36 +555,27 @@ class RecommendEngine:
     def _warm_block(
         self, rows: np.ndarray, customers: Sequence[str], extra: np.ndarray, browse: int
     ) -> _Block:
-        """Profile scores for users at ``rows`` (-1: no history); ``extra`` session items."""
-        n = len(self.items_)
+        """Scores for users at ``rows`` (-1: no history); ``extra`` session items."""
         known = rows >= 0
+        session = np.zeros(0, dtype=np.int64)
         recent = np.where(known[:, None], self.recent_[np.maximum(rows, 0)], -1)
         if len(extra):  # one customer: history plus the session, the session latest
-            start, stop = self.profile_.indptr[rows[0] : rows[0] + 2] if known[0] else (0, 0)
-            idx = self.profile_.indices[start:stop]
-            w = self.profile_.data[start:stop]
             session = np.asarray(list(dict.fromkeys(extra[::-1].tolist())), dtype=np.int64)
-            keep = np.ones(len(idx), dtype=bool)
-            for item in session.tolist():
-                keep &= idx != item
-            top = w.max() if len(w) else 1.0
-            idx = np.concatenate([idx[keep], session])
-            w = np.concatenate([w[keep], np.full(len(session), top, dtype=np.float32)])
-            order = np.argsort(idx, kind="stable")
-            profile = sp.csr_matrix((w[order], idx[order], [0, len(idx)]), shape=(1, n))
             older = [i for i in recent[0].tolist() if i >= 0 and i not in set(session.tolist())]
             width = max(recent.shape[1], len(session))
             recent = np.full((1, width), -1, dtype=np.int64)
             merged = [*session.tolist(), *older][:width]
             recent[0, : len(merged)] = merged
-        else:
-            profile = self._profile_rows(rows)
-        scores = np.asarray(profile @ self.B_, dtype=np.float64)
-        scores[:, self._blocked] = -np.inf
-        generator = "ease"
         if self.ranker_ is not None:
-            scores = self._rerank(scores, rows, extra)
+            scores = self._rerank(rows, extra)
             generator = "ranker"
+        else:
+            profile = (
+                self._session_profile(rows[0], session) if len(extra) else self._profile_rows(rows)
+            )
+            scores = np.asarray(profile @ self.B_, dtype=np.float64)
+            generator = "ease"
+        scores[:, self._blocked] = -np.inf
         path = np.where(
             known, np.where(self.single_[np.maximum(rows, 0)], "session", "personal"), "session"
         ).astype(object)
@@ -610,6 +601,19 @@ class RecommendEngine:
         self._exclusions(block)
         self._price_band(block)
         return block
+
+    def _session_profile(self, row: int, session: np.ndarray) -> sp.csr_matrix:
+        """The profile of the user at ``row`` (-1: none) with ``session`` as the latest items."""
+        start, stop = self.profile_.indptr[row : row + 2] if row >= 0 else (0, 0)
+        idx = self.profile_.indices[start:stop]
+        w = self.profile_.data[start:stop]
+        keep = ~np.isin(idx, session)
+        top = w.max() if len(w) else 1.0
+        idx = np.concatenate([idx[keep], session])
+        w = np.concatenate([w[keep], np.full(len(session), top, dtype=np.float32)])
+        order = np.argsort(idx, kind="stable")
+        n = len(self.items_)
+        return sp.csr_matrix((w[order], idx[order], [0, len(idx)]), shape=(1, n))
 
     def _user_rows(self, rows: np.ndarray, extra: np.ndarray) -> UserRows:
         """The interactions of the users at ``rows`` (-1: none), ``extra`` session products
@@ -642,22 +646,21 @@ class RecommendEngine:
         indptr[1:] = np.cumsum(np.bincount(block, minlength=len(rows)))
         return UserRows(indptr, indices, weights, times)
 
-    def _rerank(self, scores: np.ndarray, rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    def _rerank(self, rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
         """The ranker's scores on its candidates; every other product after them, in the
-        order of ``scores`` (products scored ``-inf`` stay out)."""
+        order of the ranker's first generator (EASE)."""
         assert self.ranker_ is not None
-        cand_row, cand_item, cand_score = self.ranker_.score(self._user_rows(rows, extra), rows)
-        finite = np.isfinite(scores)
+        ranked = self.ranker_.score(self._user_rows(rows, extra), rows, fallback=True)
+        cand_row, cand_item, cand_score, scores = ranked
         lowest = np.zeros(len(rows))
         if len(cand_row):
             lowest = np.full(len(rows), np.inf)
             np.minimum.at(lowest, cand_row, cand_score)
             lowest[~np.isfinite(lowest)] = 0.0
-        top = np.where(finite, scores, -np.inf).max(axis=1, initial=-np.inf)
+        top = scores.max(axis=1, initial=-np.inf)
         top = np.where(np.isfinite(top), top, 0.0)
-        out = np.where(finite, lowest[:, None] - 1.0 - (top[:, None] - scores), -np.inf)
-        allowed = finite[cand_row, cand_item]
-        out[cand_row[allowed], cand_item[allowed]] = cand_score[allowed]
+        out = lowest[:, None] - 1.0 - (top[:, None] - scores)
+        out[cand_row, cand_item] = cand_score
         return out
 
     def _profile_rows(self, rows: np.ndarray) -> sp.csr_matrix:

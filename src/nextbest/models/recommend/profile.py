@@ -24,6 +24,8 @@ Generators score a user by multiplying the profile with an item x item model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -95,20 +97,26 @@ def profile_values(
     *,
     base: str = "binary",
     max_items: int | None = None,
+    ages: Callable[[str], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """The values of :func:`decayed_profile` from the CSR arrays (zeros kept in place)."""
+    """The values of :func:`decayed_profile` from the CSR arrays (zeros kept in place).
+
+    ``ages(decay_by)`` gives the entries' ages (default :func:`entry_ages`), for a
+    caller that scores several profiles of the same users.
+    """
     check_decay(half_life, decay_by)
+    age = ages or (lambda unit: entry_ages(indptr, times, unit))
     if base not in ("binary", "weight"):
         raise RecommendInputError(f"must be 'binary' or 'weight'; got {base!r}.", field="base")
     values = np.ones_like(weights) if base == "binary" else np.array(weights, dtype=np.float64)
     if half_life is not None:
-        values *= np.exp2(-entry_ages(indptr, times, decay_by) / half_life)
+        values *= np.exp2(-age(decay_by) / half_life)
     if max_items is not None:
         if int(max_items) != max_items or max_items < 1:
             raise RecommendInputError(
                 f"must be a positive integer or None; got {max_items!r}.", field="max_items"
             )
-        values = np.where(entry_ages(indptr, times, "interactions") < max_items, values, 0.0)
+        values = np.where(age("interactions") < max_items, values, 0.0)
     return values
 
 

@@ -43,7 +43,7 @@ import scipy.sparse as sp
 
 from nextbest.models.recommend.base import RecommendInputError, csr_rows, top_k
 from nextbest.models.recommend.candidate_features import CandidateFeatures, UserRows
-from nextbest.models.recommend.content import ContentSimilarity, _unit_rows
+from nextbest.models.recommend.content import ContentSimilarity, content_scores
 from nextbest.models.recommend.cooccurrence import CoOccurrence
 from nextbest.models.recommend.ease import EASE
 from nextbest.models.recommend.itemknn import ItemKNN
@@ -152,38 +152,53 @@ class ServingRanker:
         if form["kind"] == "constant":
             return np.broadcast_to(model, (b, n)).copy()
         values = u.profile(form["half_life"], form["decay_by"], max_items=form["max_items"])
-        if b == 1 and form["kind"] == "linear" and sp.issparse(model):
-            # one customer: gather the model's rows (the sums run in the same order
-            # as the sparse product's, so a batch gives the same scores)
-            idx, w = u.indices[values != 0], values[values != 0]
+        keep = values != 0
+        idx, w = u.indices[keep], values[keep]
+        user = np.repeat(np.arange(b), np.diff(u.indptr))[keep]
+        # Each user's sums run over their entries in stored order, alike for one user and
+        # for a batch, so one customer online gets exactly the batch's scores.
+        if form["kind"] == "content":
+            return content_scores(model, user, idx, w, b)
+        if isinstance(model, np.ndarray):
+            if b == 1:  # the running sum of the weighted rows: the sparse product's order
+                rows = w.astype(model.dtype)[:, None] * model[idx]
+                total = np.cumsum(rows, axis=0)[-1] if len(idx) else np.zeros(n, model.dtype)
+                return total.astype(np.float64)[None, :]
+            p = sp.csr_matrix(
+                (w.astype(model.dtype), idx, np.r_[0, np.cumsum(np.bincount(user, minlength=b))]),
+                shape=(b, n),
+            )
+            return np.asarray(p @ model, dtype=np.float64)
+        if b == 1:  # gather the model's rows
             block, pos = csr_rows(model.indptr, idx)
             summed = np.bincount(model.indices[pos], w[block] * model.data[pos], minlength=n)
             return summed[None, :]
-        p = sp.csr_matrix((values, u.indices.copy(), u.indptr.copy()), shape=(b, n))
-        p.eliminate_zeros()  # in place: on copies, the users' arrays stay as they are
-        if form["kind"] == "content":
-            user = _unit_rows(sp.csr_matrix(p @ model))
-            return np.asarray((user @ model.T).todense(), dtype=np.float64)
-        if isinstance(model, np.ndarray):
-            return np.asarray(p.astype(model.dtype) @ model, dtype=np.float64)
+        p = sp.csr_matrix(
+            (w, idx, np.r_[0, np.cumsum(np.bincount(user, minlength=b))]), shape=(b, n)
+        )
         return np.asarray((p @ model).todense(), dtype=np.float64)
 
     def score(
-        self, u: UserRows, user_rows: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self, u: UserRows, user_rows: np.ndarray | None = None, *, fallback: bool = False
+    ) -> Any:
         """The candidates of the users ``u`` and their scores.
 
         ``user_rows`` are the users' rows among the stored ones (for their extra
         features; -1 for none; default ``0 .. n - 1``). Returns each candidate's
         position in ``u``, its item number and its score, by user then item.
-        Items the user touched are no candidates.
+        Items the user touched are no candidates. With ``fallback`` a fourth array
+        follows: the first generator's scores of every item ``(n_users, n_items)``,
+        touched ones included, to order what the ranker did not propose.
         """
         b = u.n_users
         stored = np.arange(b) if user_rows is None else np.asarray(user_rows, dtype=np.int64)
         seen_rows = np.repeat(np.arange(b), np.diff(u.indptr))
         lists = []
+        first = None
         for j in range(len(self.forms)):
             s = self._scores(j, u)
+            if j == 0 and fallback:
+                first = s.copy()
             s[seen_rows, u.indices] = -np.inf
             lists.append(top_k(s, self.n_candidates))
         ctx = {**self.items, **self.spec.user_context(u, self.items)}
@@ -192,9 +207,10 @@ class ServingRanker:
         extra[known] = self.user_extra[stored[known]]
         ctx["user_extra"] = extra
         row, item, features = self.spec.features(np.arange(b), lists, ctx)
-        if len(row) == 0:
-            return row, item, np.zeros(0)
-        return row, item, np.asarray(self.booster.predict(features, num_threads=1))
+        score = (
+            np.asarray(self.booster.predict(features, num_threads=1)) if len(row) else np.zeros(0)
+        )
+        return (row, item, score, first) if fallback else (row, item, score)
 
     # -- storage ---------------------------------------------------------------------------------
     def arrays(self, prefix: str = "ranker.") -> dict[str, np.ndarray]:
