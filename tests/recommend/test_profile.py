@@ -73,3 +73,17 @@ def test_top_k_agrees_with_a_full_sort():
     for row, got in zip(scores, items, strict=True):
         want = sorted(range(40), key=lambda j: (-row[j], j))[:7]
         assert got.tolist() == want
+
+
+def test_one_users_ages_are_those_of_a_batch() -> None:
+    from nextbest.models.recommend.profile import entry_ages
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        counts = rng.integers(0, 8, int(rng.integers(1, 5)))
+        indptr = np.r_[0, np.cumsum(counts)]
+        t = rng.integers(0, 5, indptr[-1]).astype(float) * 86_400
+        for unit in ("days", "interactions", "share"):
+            batch = entry_ages(indptr, t, unit)
+            for a, b in zip(indptr[:-1], indptr[1:], strict=True):
+                assert np.array_equal(entry_ages(np.array([0, b - a]), t[a:b], unit), batch[a:b])

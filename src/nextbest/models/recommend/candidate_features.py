@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -120,6 +121,11 @@ class UserRows:
         if decay_by not in self._ages:
             self._ages[decay_by] = entry_ages(self.indptr, self.times, decay_by)
         return self._ages[decay_by]
+
+
+@functools.cache
+def _names(spec: CandidateFeatures) -> tuple[str, ...]:
+    return spec._names()
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,9 @@ class CandidateFeatures:
 
     def names(self) -> list[str]:
         """The ranker's inputs, in order, for the generators and options in use."""
+        return list(_names(self))
+
+    def _names(self) -> tuple[str, ...]:
         names = [f"{kind}:{n}" for n in self.generators for kind in ("score", "rank")]
         names += [
             "n_generators",
@@ -249,7 +258,7 @@ class CandidateFeatures:
             names += ["group_share", "group_is_favourite", "group_recent_items"]
         if self.price:
             names += ["price_log_ratio", "user_price_spread"]
-        return names + [f"user:{col}" for col in self.user_columns]
+        return (*names, *(f"user:{col}" for col in self.user_columns))
 
     def features(
         self,
@@ -318,10 +327,11 @@ class CandidateFeatures:
                 ctx["item_log_price"][item] - ctx["user_log_median_price"][row]
             )
             cols["user_price_spread"] = ctx["user_price_spread"][row]
-        for j, col in enumerate(self.user_columns):
-            cols[f"user:{col}"] = ctx["user_extra"][row, j]
-        names = self.names()
+        names = _names(self)
+        n_user = len(self.user_columns)
         features = np.empty((len(keys), len(names)))
-        for j, name in enumerate(names):
+        for j, name in enumerate(names[: len(names) - n_user]):
             features[:, j] = cols[name]
+        if n_user:  # the user:<column> features come last, in their order
+            features[:, len(names) - n_user :] = ctx["user_extra"][row]
         return row, item, features

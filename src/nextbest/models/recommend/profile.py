@@ -65,6 +65,13 @@ def entry_ages(indptr: np.ndarray, t: np.ndarray, decay_by: str = "days") -> np.
     """:func:`recency_age` from the CSR row pointers and last times of the entries."""
     counts = np.diff(indptr)
     n = len(counts)
+    if len(t) == 0:
+        return np.zeros(0)
+    if n == 1:  # one user: the same ages with fewer steps
+        if decay_by == "days":
+            return (t.max() - t) / _DAY
+        later = len(t) - np.searchsorted(np.sort(t), t, side="right")
+        return later / len(t) if decay_by == "share" else later.astype(np.float64)
     rows = np.repeat(np.arange(n), counts)
     if decay_by == "share":
         return entry_ages(indptr, t, "interactions") / counts[rows]
