@@ -7,8 +7,10 @@
    (about a million interactions: product views, add-to-carts and order lines) and
    ``--customers`` (the batch size).
 2. ``train``: the serving recommender fitted from the warehouse of the small store
-   (reading the interactions, order lines and catalogue; EASE, co-occurrence,
-   popularity, rules), as ``nextbest recommend build`` does before it serves.
+   (reading the interactions, order lines and catalogue; the re-ranker learnt on the
+   last ``recommend.ranker.holdout_days`` and its candidates refitted, EASE,
+   co-occurrence, popularity, rules), as ``nextbest recommend build`` does before it
+   serves.
    ``ranker``: on the same store, the LightGBM re-ranker learnt the way
    ``nextbest recommend evaluate`` learns it, with fixed generator settings (no
    search): EASE with a decayed profile, co-occurrence, item-kNN, ALS, transitions

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,5 +87,5 @@ def test_one_users_ages_are_those_of_a_batch() -> None:
         t = rng.integers(0, 5, indptr[-1]).astype(float) * 86_400
         for unit in ("days", "interactions", "share"):
             batch = entry_ages(indptr, t, unit)
-            for a, b in zip(indptr[:-1], indptr[1:], strict=True):
+            for a, b in itertools.pairwise(indptr):
                 assert np.array_equal(entry_ages(np.array([0, b - a]), t[a:b], unit), batch[a:b])

@@ -36,6 +36,17 @@ _DAY = 86_400.0
 _KEY = 10**11  # item number x _KEY + Unix seconds: one sorted key per (item, time)
 
 
+def _search(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(keys, query, "right")``, the queries taken in sorted order (each
+    search then starts where the last one ended: far fewer cache misses on long keys)."""
+    if len(query) < 1024:
+        return np.searchsorted(keys, query, side="right")
+    order = np.argsort(query, kind="stable")
+    out = np.empty(len(query), dtype=np.int64)
+    out[order] = np.searchsorted(keys, query[order], side="right")
+    return out
+
+
 def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
     """``values`` at the sorted ``keys`` equal to each ``query`` key; 0 where none is."""
     out = np.zeros(len(query))
@@ -304,8 +315,8 @@ class CandidateFeatures:
         cols["item_log_pop_vs_user"] = np.log1p(cols["item_users"]) - cols["user_mean_log_pop"]
         t_user = ctx["user_last_time"][row].astype(np.int64)
         times = ctx["item_time_keys"]
-        hi = np.searchsorted(times, item * _KEY + t_user, side="right")
-        lo = np.searchsorted(times, item * _KEY + t_user - int(self.recent_days * _DAY), "right")
+        hi = _search(times, item * _KEY + t_user)
+        lo = _search(times, item * _KEY + t_user - int(self.recent_days * _DAY))
         cols["item_events_at_user_time"] = (hi - lo).astype(float)
         cols["item_age_at_user_time"] = cols["item_days_since_first"] - cols["user_days_since_last"]
         for j, col in enumerate(self.item_columns):

@@ -97,6 +97,8 @@ class ServingRanker:
         Candidates per generator.
     n_items, n_users : int
         The catalogue and the users the stored extra features belong to.
+    threads : int
+        LightGBM threads for a batch (0: every core); one customer uses one.
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class ServingRanker:
         self.trees = trees
         self.booster = lgb.Booster(model_str=trees)
         self.n_items = len(items["item_users"])
+        self.threads = 0
         self.n_users = len(user_extra)
 
     @classmethod
@@ -208,7 +211,9 @@ class ServingRanker:
         ctx["user_extra"] = extra
         row, item, features = self.spec.features(np.arange(b), lists, ctx)
         score = (
-            np.asarray(self.booster.predict(features, num_threads=1)) if len(row) else np.zeros(0)
+            np.asarray(self.booster.predict(features, num_threads=1 if b == 1 else self.threads))
+            if len(row)
+            else np.zeros(0)
         )
         return (row, item, score, first) if fallback else (row, item, score)
 
