@@ -35,6 +35,7 @@ import datetime as dt
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from harness import make_parser, run_requested_stage, run_stage
@@ -70,14 +71,22 @@ def stage_prepare(args: argparse.Namespace) -> dict:
     return {}
 
 
-def _fit(work: Path, name: str, threads: int) -> tuple[dict, object, list]:
+def _settings(args: argparse.Namespace) -> Any:
+    """The default recommend settings, or EASE alone with ``--ranker 0``."""
+    from nextbest.config import RankerSettings, RecommendSettings
+
+    return RecommendSettings(ranker=RankerSettings(enabled=bool(args.ranker)))
+
+
+def _fit(args: argparse.Namespace, name: str) -> tuple[dict, object, list]:
+    work, threads = Path(args.work), args.threads
     from nextbest.models.recommend.batch import fit_engine
     from nextbest.models.recommend.source import interaction_events
 
     with Warehouse(_store(work, name), read_only=True, threads=threads) as wh:
         events = int(wh.execute(interaction_events(wh, None, as_of=_as_of(work, name)).count()))
         t0 = time.perf_counter()
-        engine, customers = fit_engine(wh, _as_of(work, name))
+        engine, customers = fit_engine(wh, _as_of(work, name), _settings(args))
         seconds = time.perf_counter() - t0
     info = {
         "interactions": events,
@@ -89,7 +98,7 @@ def _fit(work: Path, name: str, threads: int) -> tuple[dict, object, list]:
 
 
 def stage_train(args: argparse.Namespace) -> dict:
-    info, _, customers = _fit(Path(args.work), "train", args.threads)
+    info, _, customers = _fit(args, "train")
     return {**info, "customers": len(customers)}
 
 
@@ -156,14 +165,16 @@ def stage_batch(args: argparse.Namespace) -> dict:
     from nextbest.models.recommend.batch import build_recommendations
 
     work = Path(args.work)
-    info, engine, customers = _fit(work, "batch", args.threads)
+    info, engine, customers = _fit(args, "batch")
     t0 = time.perf_counter()
     recs = engine.recommend_many(customers, K)  # type: ignore[attr-defined]
     serve = time.perf_counter() - t0
     paths = recs.drop_duplicates("customer_id")["path"].value_counts().to_dict()
     with Warehouse(_store(work, "batch"), threads=args.threads) as wh:
         t0 = time.perf_counter()
-        build_recommendations(wh, _as_of(work, "batch"), k=K, models_dir=work / "models")
+        build_recommendations(
+            wh, _as_of(work, "batch"), _settings(args), k=K, models_dir=work / "models"
+        )
         build = time.perf_counter() - t0
     return {
         **info,
@@ -218,6 +229,7 @@ def main() -> None:
     parser = make_parser(__doc__, STAGES, "/tmp/nextbest-bench-recommend-speed")
     parser.add_argument("--train-customers", type=int, default=16_000)
     parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--ranker", type=int, choices=(0, 1), default=1, help="0: serve EASE alone")
     parser.add_argument("--reuse", action="store_true", help="keep existing prepared stores")
     args = parser.parse_args()
     if run_requested_stage(STAGES, args):
