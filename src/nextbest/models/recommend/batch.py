@@ -27,7 +27,11 @@ from nextbest.errors import NotFoundError
 from nextbest.models.recommend.base import Recommender, RecommendInputError
 from nextbest.models.recommend.content import ContentSimilarity
 from nextbest.models.recommend.cooccurrence import CoOccurrence
-from nextbest.models.recommend.customer_context import customer_features, product_context
+from nextbest.models.recommend.customer_context import (
+    catalogue,
+    customer_features,
+    product_context,
+)
 from nextbest.models.recommend.ease import EASE
 from nextbest.models.recommend.engine import RecommendEngine
 from nextbest.models.recommend.holdout import events_before, new_pairs
@@ -125,15 +129,6 @@ def _purchases(wh: Warehouse, as_of: dt.datetime) -> pd.DataFrame:
         )
     )
     return frame.astype({"customer_id": str, "product_id": str})
-
-
-def _catalogue(wh: Warehouse) -> pd.DataFrame:
-    """Every product with its attributes (ids as text, prices as floats)."""
-    products = wh.to_pandas(wh.table("products"))
-    products["product_id"] = products["product_id"].astype(str)
-    if "price" in products.columns:
-        products["price"] = pd.to_numeric(products["price"], errors="coerce").astype(float)
-    return products.drop_duplicates("product_id")
 
 
 def _single_session(wh: Warehouse, as_of: dt.datetime) -> list[str]:
@@ -268,7 +263,7 @@ def fit_engine(
     ranker: CandidateRanker | None = None
     skipped: str | None = "recommend.ranker.enabled is false"
     if settings.ranker.enabled:
-        ranker, skipped = fit_ranker(wh, x, as_of, settings, _catalogue(wh), progress=say)
+        ranker, skipped = fit_ranker(wh, x, as_of, settings, catalogue(wh), progress=say)
     say("fitting the recommender")
     engine = RecommendEngine(settings).fit(
         x,

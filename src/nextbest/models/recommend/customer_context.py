@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from nextbest.config import FeatureSettings
     from nextbest.warehouse import Warehouse
 
-__all__ = ["CUSTOMER_FEATURES", "customer_features", "product_context"]
+__all__ = ["CUSTOMER_FEATURES", "catalogue", "customer_features", "product_context"]
 
 CUSTOMER_FEATURES: tuple[str, ...] = (
     "recency_days",
@@ -186,3 +186,12 @@ def product_context(
         np.float64
     )
     return groups.rename(group), prices
+
+
+def catalogue(wh: Warehouse) -> pd.DataFrame:
+    """Every product with all its attributes (ids as text, prices as floats), once each."""
+    products = wh.to_pandas(wh.table("products"))
+    products["product_id"] = products["product_id"].astype(str)
+    if "price" in products.columns:
+        products["price"] = pd.to_numeric(products["price"], errors="coerce").astype(float)
+    return products.drop_duplicates("product_id")

@@ -52,7 +52,7 @@ from nextbest.models.recommend.base import Recommender, RecommendInputError
 from nextbest.models.recommend.bpr import BPR
 from nextbest.models.recommend.content import ContentSimilarity
 from nextbest.models.recommend.cooccurrence import CoOccurrence
-from nextbest.models.recommend.customer_context import customer_features
+from nextbest.models.recommend.customer_context import catalogue, customer_features
 from nextbest.models.recommend.ease import EASE
 from nextbest.models.recommend.evaluate import Comparison, Grid, compare, evaluate
 from nextbest.models.recommend.holdout import TemporalHoldout, warehouse_holdout
@@ -451,13 +451,6 @@ def compare_with_ranker(
     return out
 
 
-def _products(wh: Warehouse) -> pd.DataFrame:
-    products = wh.to_pandas(wh.table("products"))
-    products["product_id"] = products["product_id"].astype(str)
-    products["price"] = pd.to_numeric(products["price"], errors="coerce").astype(float)
-    return products.drop_duplicates("product_id")
-
-
 def evaluate_warehouse(
     wh: Warehouse,
     settings: RecommendSettings | None = None,
@@ -495,7 +488,7 @@ def evaluate_warehouse(
     say = progress or (lambda step, done, total: None)
     say("reading interactions", 0, len(gens) + 3)
     holdout: TemporalHoldout = warehouse_holdout(wh, as_of, holdout_days, weights=settings.weights)
-    products = _products(wh)
+    products = catalogue(wh)
     category = products.set_index("product_id")["category"]
     diversity = None
     if category.notna().any():  # a product without a category is unlike every other
