@@ -28,7 +28,14 @@ from nextbest.errors import NextBestError
 if TYPE_CHECKING:
     from nextbest.models.recommend.interactions import Interactions
 
-__all__ = ["NotFittedError", "RecommendInputError", "Recommender", "csr_rows", "top_k"]
+__all__ = [
+    "NotFittedError",
+    "RecommendInputError",
+    "Recommender",
+    "csr_rows",
+    "sorted_lookup",
+    "top_k",
+]
 
 
 class RecommendInputError(NextBestError, ValueError):
@@ -96,6 +103,18 @@ def csr_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
     block = np.repeat(np.arange(len(rows)), counts)
     offset = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
     return block, np.repeat(start, counts) + offset
+
+
+def sorted_lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``values`` at the sorted ``keys`` equal to each ``query`` key; 0 where none is.
+
+    >>> sorted_lookup(np.array([2, 5]), np.array([1.5, 7.0]), np.array([5, 3, 2]))
+    array([7. , 0. , 1.5])
+    """
+    if len(keys) == 0:
+        return np.zeros(np.shape(query))
+    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+    return np.where(keys[pos] == query, values[pos], 0.0)
 
 
 class Recommender:

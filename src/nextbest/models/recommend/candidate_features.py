@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from nextbest.models.recommend.base import sorted_lookup
 from nextbest.models.recommend.interactions import Interactions
 from nextbest.models.recommend.profile import entry_ages, profile_values
 
@@ -44,18 +45,6 @@ def _search(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     order = np.argsort(query, kind="stable")
     out = np.empty(len(query), dtype=np.int64)
     out[order] = np.searchsorted(keys, query[order], side="right")
-    return out
-
-
-def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """``values`` at the sorted ``keys`` equal to each ``query`` key; 0 where none is."""
-    out = np.zeros(len(query))
-    if len(keys) == 0:
-        return out
-    pos = np.searchsorted(keys, query)
-    at = np.minimum(pos, len(keys) - 1)
-    hit = (pos < len(keys)) & (keys[at] == query)
-    out[hit] = values[at[hit]]
     return out
 
 
@@ -325,13 +314,13 @@ class CandidateFeatures:
             group = ctx["item_group"][item]
             gkeys = row * int(ctx["n_groups"][0]) + group
             grouped = group >= 0
-            share = _lookup(ctx["group_keys"], ctx["group_share"], gkeys)
+            share = sorted_lookup(ctx["group_keys"], ctx["group_share"], gkeys)
             cols["group_share"] = np.where(
                 grouped & (ctx["user_group_total"][row] > 0), share, np.nan
             )
             favourite = (ctx["user_favourite_group"][row] == group).astype(np.float64)
             cols["group_is_favourite"] = np.where(grouped, favourite, np.nan)
-            recent = _lookup(ctx["recent_keys"], ctx["recent_counts"], gkeys)
+            recent = sorted_lookup(ctx["recent_keys"], ctx["recent_counts"], gkeys)
             cols["group_recent_items"] = np.where(grouped, recent, np.nan)
         if "item_log_price" in ctx:
             cols["price_log_ratio"] = (

@@ -53,7 +53,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from nextbest.errors import NotFoundError
-from nextbest.models.recommend.base import RecommendInputError, csr_rows
+from nextbest.models.recommend.base import RecommendInputError, csr_rows, sorted_lookup
 from nextbest.models.recommend.candidate_features import UserRows
 from nextbest.models.recommend.cooccurrence import CoOccurrence
 from nextbest.models.recommend.ease import EASE
@@ -128,14 +128,6 @@ def _csr_keys(m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     m.sort_indices()
     rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
     return rows * m.shape[1] + m.indices.astype(np.int64), m.data.astype(np.float64)
-
-
-def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Values at ``query`` keys (0 where not stored)."""
-    if len(keys) == 0:
-        return np.zeros(query.shape)
-    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return np.where(keys[pos] == query, values[pos], 0.0)
 
 
 def _codes(values: Any, universe: np.ndarray) -> np.ndarray:
@@ -823,7 +815,7 @@ class RecommendEngine:
         """The best recent partner of each item and its co-occurrence (0: none)."""
         n = len(self.items_)
         query = np.where(recent >= 0, recent * n + item[:, None], -1)
-        support = _lookup(keys, values, query)
+        support = sorted_lookup(keys, values, query)
         best = support.argmax(axis=1)
         at = np.arange(len(item))
         return recent[at, best], support[at, best]
