@@ -7,6 +7,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from nextbest.config import RecommendRules, RecommendSettings
 from nextbest.models.recommend import (
@@ -117,6 +118,24 @@ def test_one_customer_is_scored_as_in_a_batch(fitted) -> None:
         assert (r1 == 0).all()
         assert np.array_equal(i1, item[row == u])
         assert np.array_equal(s1, score[row == u])
+
+
+def test_dense_and_sparse_item_models_give_the_same_scores(fitted) -> None:
+    x, ranker, _ = fitted
+    rows = UserRows.of(x)
+    served = ServingRanker.from_ranker(ranker)
+    kinds = [type(m) for m in served.models]
+    assert np.ndarray in kinds[1:]  # this small catalogue's item x item models are dense
+    expected = served.score(rows)
+    linear = [j for j, f in enumerate(served.forms) if f["kind"] == "linear" and j > 0]
+    served.models = [sp.csr_matrix(m) if j in linear else m for j, m in enumerate(served.models)]
+    assert sp.issparse(served.models[linear[0]])
+    for got, want in zip(served.score(rows), expected, strict=True):
+        assert np.array_equal(got, want)
+    u = int(np.argmax(np.diff(rows.indptr)))
+    a, b = rows.indptr[u], rows.indptr[u + 1]
+    one = UserRows(np.array([0, b - a]), rows.indices[a:b], rows.weights[a:b], rows.times[a:b])
+    assert np.array_equal(served.score(one, np.array([u]))[2], expected[2][expected[0] == u])
 
 
 def test_a_generator_with_a_state_per_user_cannot_be_served() -> None:

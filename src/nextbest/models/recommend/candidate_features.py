@@ -37,11 +37,33 @@ _DAY = 86_400.0
 _KEY = 10**11  # item number x _KEY + Unix seconds: one sorted key per (item, time)
 
 
-def _search(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+_STRIDE = 64
+
+
+def coarse_keys(keys: np.ndarray) -> np.ndarray:
+    """Every ``_STRIDE``-th of the sorted ``keys``: the index :func:`_search` starts in."""
+    return np.ascontiguousarray(keys[::_STRIDE])
+
+
+def _search(keys: np.ndarray, query: np.ndarray, coarse: np.ndarray | None = None) -> np.ndarray:
     """``np.searchsorted(keys, query, "right")``, the queries taken in sorted order (each
-    search then starts where the last one ended: far fewer cache misses on long keys)."""
+    search then starts where the last one ended: far fewer cache misses on long keys).
+
+    A few queries with the :func:`coarse_keys` of ``keys`` search those first, then
+    count within the one block of ``keys`` each falls in.
+
+    >>> keys = np.arange(0, 1000, 3)
+    >>> q = np.array([-1, 0, 1, 500, 998, 2000])
+    >>> bool((_search(keys, q, coarse_keys(keys)) == np.searchsorted(keys, q, "right")).all())
+    True
+    """
     if len(query) < 1024:
-        return np.searchsorted(keys, query, side="right")
+        if coarse is None or len(keys) == 0:
+            return np.searchsorted(keys, query, side="right")
+        block = np.maximum(np.searchsorted(coarse, query, side="right") - 1, 0) * _STRIDE
+        at = block[:, None] + np.arange(_STRIDE)
+        real = at < len(keys)
+        return block + ((keys[np.minimum(at, len(keys) - 1)] <= query[:, None]) & real).sum(axis=1)
     order = np.argsort(query, kind="stable")
     out = np.empty(len(query), dtype=np.int64)
     out[order] = np.searchsorted(keys, query[order], side="right")
@@ -206,8 +228,12 @@ class CandidateFeatures:
         values = u.profile(self.affinity_half_life, self.affinity_decay_by, base="weight")
         g = codes[u.indices]
         has = (g >= 0) & (values != 0)
-        keys, where = np.unique(rows[has] * n_groups + g[has], return_inverse=True)
-        weights = np.bincount(where.ravel(), values[has], minlength=len(keys))
+        if n == 1:  # one customer: the same sums (in entry order) over the group codes
+            keys = np.flatnonzero(np.bincount(g[has], minlength=n_groups))
+            weights = np.bincount(g[has], values[has], minlength=n_groups)[keys]
+        else:
+            keys, where = np.unique(rows[has] * n_groups + g[has], return_inverse=True)
+            weights = np.bincount(where.ravel(), values[has], minlength=len(keys))
         key_rows, cols = keys // n_groups, keys % n_groups
         total = np.bincount(key_rows, weights, minlength=n)
         favourite = np.full(n, -1, dtype=np.int64)
@@ -304,8 +330,9 @@ class CandidateFeatures:
         cols["item_log_pop_vs_user"] = np.log1p(cols["item_users"]) - cols["user_mean_log_pop"]
         t_user = ctx["user_last_time"][row].astype(np.int64)
         times = ctx["item_time_keys"]
-        hi = _search(times, item * _KEY + t_user)
-        lo = _search(times, item * _KEY + t_user - int(self.recent_days * _DAY))
+        coarse = ctx.get("item_time_coarse")
+        hi = _search(times, item * _KEY + t_user, coarse)
+        lo = _search(times, item * _KEY + t_user - int(self.recent_days * _DAY), coarse)
         cols["item_events_at_user_time"] = (hi - lo).astype(float)
         cols["item_age_at_user_time"] = cols["item_days_since_first"] - cols["user_days_since_last"]
         for j, col in enumerate(self.item_columns):

@@ -611,32 +611,31 @@ class RecommendEngine:
         """The interactions of the users at ``rows`` (-1: none), ``extra`` session products
         added to the first one as touched now (weighted as a product view)."""
         u = self.rows_
+        if len(rows) == 1:  # one customer online: slices instead of gathers
+            a, b = u.indptr[rows[0] : rows[0] + 2] if rows[0] >= 0 else (0, 0)
+            indices, weights, times = u.indices[a:b], u.weights[a:b], u.times[a:b]
+            if len(extra):
+                session = np.unique(extra)
+                w = float(self.settings.weights.get("product_view", 1.0)) or 1.0
+                now = np.zeros(len(self.items_), dtype=bool)
+                now[session] = True
+                again = now[indices]
+                weights = np.where(again, weights + w, weights)
+                times = np.where(again, self.as_of_, times)
+                touched = np.zeros(len(self.items_), dtype=bool)
+                touched[indices] = True
+                new = session[~touched[session]]
+                indices = np.r_[indices, new.astype(indices.dtype)]
+                weights = np.r_[weights, np.full(len(new), w)]
+                times = np.r_[times, np.full(len(new), self.as_of_)]
+            return UserRows(np.asarray([0, len(indices)]), indices, weights, times)
         known = rows >= 0
         block, pos = csr_rows(u.indptr, np.where(known, rows, 0))
         keep = known[block]
         block, pos = block[keep], pos[keep]
-        indices, weights, times = u.indices[pos], u.weights[pos], u.times[pos]
-        if len(extra):
-            session = np.unique(extra)
-            w = float(self.settings.weights.get("product_view", 1.0)) or 1.0
-            again = np.isin(indices, session)
-            weights = np.where(again, weights + w, weights)
-            times = np.where(again, self.as_of_, times)
-            new = session[~np.isin(session, indices)]
-            block = np.concatenate([block, np.zeros(len(new), dtype=block.dtype)])
-            indices = np.concatenate([indices, new.astype(indices.dtype)])
-            weights = np.concatenate([weights, np.full(len(new), w)])
-            times = np.concatenate([times, np.full(len(new), self.as_of_)])
-            order = np.argsort(block, kind="stable")
-            block, indices, weights, times = (
-                block[order],
-                indices[order],
-                weights[order],
-                times[order],
-            )
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         indptr[1:] = np.cumsum(np.bincount(block, minlength=len(rows)))
-        return UserRows(indptr, indices, weights, times)
+        return UserRows(indptr, u.indices[pos], u.weights[pos], u.times[pos])
 
     def _rerank(self, rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
         """The ranker's scores on its candidates; every other product after them, in the

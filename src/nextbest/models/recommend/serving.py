@@ -42,7 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from nextbest.models.recommend.base import RecommendInputError, csr_rows, top_k
-from nextbest.models.recommend.candidate_features import CandidateFeatures, UserRows
+from nextbest.models.recommend.candidate_features import CandidateFeatures, UserRows, coarse_keys
 from nextbest.models.recommend.content import ContentSimilarity, content_scores
 from nextbest.models.recommend.cooccurrence import CoOccurrence
 from nextbest.models.recommend.ease import EASE
@@ -57,6 +57,14 @@ SERVABLE = (EASE, CoOccurrence, ItemKNN, Transitions, ContentSimilarity, Popular
 """The generators a :class:`ServingRanker` can serve."""
 
 
+def _item_model(m: Any) -> Any:
+    """An item x item matrix as CSR, or as a dense array where that takes at most twice
+    the memory (a third of it or more filled): one customer's rows then sum in a step."""
+    m = sp.csr_matrix(m)
+    n_rows, n_cols = m.shape
+    return m.toarray() if 3 * m.nnz >= n_rows * n_cols else m
+
+
 def _form(name: str, g: Any) -> tuple[dict[str, Any], Any]:
     """A generator as (how its users are scored, its item-side model)."""
     profile = {
@@ -69,11 +77,11 @@ def _form(name: str, g: Any) -> tuple[dict[str, Any], Any]:
     if isinstance(g, EASE):
         return {"kind": "linear", **profile}, np.asarray(g.coefficients(), dtype=np.float32)
     if isinstance(g, CoOccurrence):
-        return {"kind": "linear", **profile}, sp.csr_matrix(g.cooccurrence_)
+        return {"kind": "linear", **profile}, _item_model(g.cooccurrence_)
     if isinstance(g, ItemKNN):
-        return {"kind": "linear", **profile}, sp.csr_matrix(g.similarity_)
+        return {"kind": "linear", **profile}, _item_model(g.similarity_)
     if isinstance(g, Transitions):
-        return {"kind": "linear", **profile, "max_items": g.recent}, sp.csr_matrix(g.transitions_)
+        return {"kind": "linear", **profile, "max_items": g.recent}, _item_model(g.transitions_)
     if isinstance(g, ContentSimilarity):
         return {"kind": "content", **profile}, sp.csr_matrix(g.vectors_)
     raise RecommendInputError(
@@ -124,6 +132,7 @@ class ServingRanker:
         self.n_items = len(items["item_users"])
         self.threads = 0
         self.n_users = len(user_extra)
+        self._coarse = {"item_time_coarse": coarse_keys(items["item_time_keys"])}
 
     @classmethod
     def from_ranker(cls, ranker: CandidateRanker) -> ServingRanker:
@@ -163,10 +172,10 @@ class ServingRanker:
         if form["kind"] == "content":
             return content_scores(model, user, idx, w, b)
         if isinstance(model, np.ndarray):
-            if b == 1:  # the running sum of the weighted rows: the sparse product's order
-                rows = w.astype(model.dtype)[:, None] * model[idx]
-                total = np.cumsum(rows, axis=0)[-1] if len(idx) else np.zeros(n, model.dtype)
-                return total.astype(np.float64)[None, :]
+            if b == 1:  # the weighted rows summed in turn (axis 0): the sparse product's order
+                rows = model[idx]
+                rows *= w.astype(model.dtype)[:, None]
+                return np.add.reduce(rows, axis=0, dtype=model.dtype).astype(np.float64)[None, :]
             p = sp.csr_matrix(
                 (w.astype(model.dtype), idx, np.r_[0, np.cumsum(np.bincount(user, minlength=b))]),
                 shape=(b, n),
@@ -204,7 +213,7 @@ class ServingRanker:
                 first = s.copy()
             s[seen_rows, u.indices] = -np.inf
             lists.append(top_k(s, self.n_candidates))
-        ctx = {**self.items, **self.spec.user_context(u, self.items)}
+        ctx = {**self.items, **self.spec.user_context(u, self.items), **self._coarse}
         extra = np.full((b, self.user_extra.shape[1]), np.nan)
         known = (stored >= 0) & (stored < self.n_users)
         extra[known] = self.user_extra[stored[known]]
