@@ -22,6 +22,7 @@ from nextbest.models.recommend import (
     RecommendEngine,
     RecommendInputError,
     Transitions,
+    serving,
 )
 from nextbest.models.recommend.candidate_features import UserRows
 from nextbest.models.recommend.serving import ServingRanker
@@ -120,7 +121,8 @@ def test_one_customer_is_scored_as_in_a_batch(fitted) -> None:
         assert np.array_equal(s1, score[row == u])
 
 
-def test_dense_and_sparse_item_models_give_the_same_scores(fitted) -> None:
+@pytest.mark.parametrize("gather", [10_000, 0])
+def test_dense_and_sparse_item_models_give_the_same_scores(fitted, monkeypatch, gather) -> None:
     x, ranker, _ = fitted
     rows = UserRows.of(x)
     served = ServingRanker.from_ranker(ranker)
@@ -130,6 +132,8 @@ def test_dense_and_sparse_item_models_give_the_same_scores(fitted) -> None:
     linear = [j for j, f in enumerate(served.forms) if f["kind"] == "linear" and j > 0]
     served.models = [sp.csr_matrix(m) if j in linear else m for j, m in enumerate(served.models)]
     assert sp.issparse(served.models[linear[0]])
+    monkeypatch.setattr(serving, "_GATHER", gather)  # 0: one customer by the sparse product
+    monkeypatch.setattr(serving, "_ROWS", gather)
     for got, want in zip(served.score(rows), expected, strict=True):
         assert np.array_equal(got, want)
     u = int(np.argmax(np.diff(rows.indptr)))

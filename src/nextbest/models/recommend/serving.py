@@ -57,6 +57,12 @@ SERVABLE = (EASE, CoOccurrence, ItemKNN, Transitions, ContentSimilarity, Popular
 """The generators a :class:`ServingRanker` can serve."""
 
 
+_ROWS, _GATHER = 32, 10_000
+"""One customer's rows of a dense model (up to ``_ROWS`` of them) or of a sparse one (up
+to ``_GATHER`` stored entries) are gathered and summed in numpy; beyond, the sparse
+product is faster. The sums are the same, in the same order."""
+
+
 def _item_model(m: Any) -> Any:
     """An item x item matrix as CSR, or as a dense array where that takes at most twice
     the memory (a third of it or more filled): one customer's rows then sum in a step."""
@@ -171,24 +177,23 @@ class ServingRanker:
         # for a batch, so one customer online gets exactly the batch's scores.
         if form["kind"] == "content":
             return content_scores(model, user, idx, w, b)
-        if isinstance(model, np.ndarray):
-            if b == 1:  # the weighted rows summed in turn (axis 0): the sparse product's order
-                rows = model[idx]
-                rows *= w.astype(model.dtype)[:, None]
-                return np.add.reduce(rows, axis=0, dtype=model.dtype).astype(np.float64)[None, :]
-            p = sp.csr_matrix(
-                (w.astype(model.dtype), idx, np.r_[0, np.cumsum(np.bincount(user, minlength=b))]),
-                shape=(b, n),
-            )
-            return np.asarray(p @ model, dtype=np.float64)
-        if b == 1:  # gather the model's rows
-            block, pos = csr_rows(model.indptr, idx)
+        dense = isinstance(model, np.ndarray)
+        if b == 1 and dense and len(idx) <= _ROWS:  # the weighted rows summed in turn
+            rows = model[idx]
+            rows *= w.astype(model.dtype)[:, None]
+            return np.add.reduce(rows, axis=0, dtype=model.dtype).astype(np.float64)[None, :]
+        if (
+            b == 1
+            and not dense
+            and model.indptr[idx + 1].sum() - model.indptr[idx].sum() <= _GATHER
+        ):
+            block, pos = csr_rows(model.indptr, idx)  # a short history: gather the rows
             summed = np.bincount(model.indices[pos], w[block] * model.data[pos], minlength=n)
             return summed[None, :]
-        p = sp.csr_matrix(
-            (w, idx, np.r_[0, np.cumsum(np.bincount(user, minlength=b))]), shape=(b, n)
-        )
-        return np.asarray((p @ model).todense(), dtype=np.float64)
+        indptr = np.r_[0, np.cumsum(np.bincount(user, minlength=b))]
+        p = sp.csr_matrix((w.astype(model.dtype) if dense else w, idx, indptr), shape=(b, n))
+        out = p @ model
+        return np.asarray(out if dense else out.todense(), dtype=np.float64)
 
     def score(
         self, u: UserRows, user_rows: np.ndarray | None = None, *, fallback: bool = False
