@@ -608,8 +608,9 @@ class RecommendEngine:
         return sp.csr_matrix((w[order], idx[order], [0, len(idx)]), shape=(1, n))
 
     def _user_rows(self, rows: np.ndarray, extra: np.ndarray) -> UserRows:
-        """The interactions of the users at ``rows`` (-1: none), ``extra`` session products
-        added to the first one as touched now (weighted as a product view)."""
+        """The interactions of the users at ``rows`` (-1: none). With one user, ``extra``
+        session products are added as touched now (weighted as a product view); a batch
+        has no session."""
         u = self.rows_
         if len(rows) == 1:  # one customer online: slices instead of gathers
             a, b = u.indptr[rows[0] : rows[0] + 2] if rows[0] >= 0 else (0, 0)
