@@ -1,4 +1,4 @@
-"""Decayed profiles and the top-K selection every generator shares."""
+"""Decayed profiles, the top-K selection every generator shares, the capped final pick."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from nextbest.models.recommend import (
     Interactions,
     RecommendInputError,
+    best_first,
     decayed_profile,
     recency_age,
     top_k,
@@ -75,6 +76,35 @@ def test_top_k_agrees_with_a_full_sort():
     for row, got in zip(scores, items, strict=True):
         want = sorted(range(40), key=lambda j: (-row[j], j))[:7]
         assert got.tolist() == want
+
+
+def _capped(row, tie_rank, category, cap, k, exempt):
+    order = sorted((j for j in range(len(row)) if row[j] > -np.inf),
+                   key=lambda j: (-row[j], tie_rank[j]))  # fmt: skip
+    out, taken = [], {}
+    for j in order:
+        c = category[j]
+        if cap is not None and c >= 0 and c != exempt:
+            if taken.get(c, 0) >= cap:
+                continue
+            taken[c] = taken.get(c, 0) + 1
+        out.append(j)
+    return (out + [-1] * k)[:k]
+
+
+@pytest.mark.parametrize("cap", [None, 1, 2])
+def test_best_first_agrees_with_a_full_sort_and_the_cap(cap):
+    rng = np.random.default_rng(3)
+    n = 120  # more than the 50 kept per row before the cap: rows the cap leaves short
+    scores = rng.integers(0, 6, size=(60, n)).astype(float)  # many ties
+    scores[rng.random(scores.shape) < 0.2] = -np.inf
+    category = np.where(rng.random(n) < 0.05, -1, rng.integers(0, 3, n))  # a few uncategorised
+    tie_order = rng.permutation(n)
+    tie_rank = np.argsort(tie_order)
+    exempt = rng.integers(-1, 3, len(scores))
+    got = best_first(scores, tie_order, category, cap, 10, exempt)
+    for row, chosen, ex in zip(scores, got, exempt, strict=True):
+        assert chosen.tolist() == _capped(row, tie_rank, category, cap, 10, ex)
 
 
 def test_one_users_ages_are_those_of_a_batch() -> None:

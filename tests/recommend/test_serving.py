@@ -22,7 +22,6 @@ from nextbest.models.recommend import (
     RecommendEngine,
     RecommendInputError,
     Transitions,
-    serving,
 )
 from nextbest.models.recommend.candidate_features import UserRows
 from nextbest.models.recommend.serving import ServingRanker
@@ -121,8 +120,7 @@ def test_one_customer_is_scored_as_in_a_batch(fitted) -> None:
         assert np.array_equal(s1, score[row == u])
 
 
-@pytest.mark.parametrize("gather", [10_000, 0])
-def test_dense_and_sparse_item_models_give_the_same_scores(fitted, monkeypatch, gather) -> None:
+def test_dense_and_sparse_item_models_give_the_same_scores(fitted) -> None:
     x, ranker, _ = fitted
     rows = UserRows.of(x)
     served = ServingRanker.from_ranker(ranker)
@@ -132,8 +130,6 @@ def test_dense_and_sparse_item_models_give_the_same_scores(fitted, monkeypatch, 
     linear = [j for j, f in enumerate(served.forms) if f["kind"] == "linear" and j > 0]
     served.models = [sp.csr_matrix(m) if j in linear else m for j, m in enumerate(served.models)]
     assert sp.issparse(served.models[linear[0]])
-    monkeypatch.setattr(serving, "_GATHER", gather)  # 0: one customer by the sparse product
-    monkeypatch.setattr(serving, "_ROWS", gather)
     for got, want in zip(served.score(rows), expected, strict=True):
         assert np.array_equal(got, want)
     u = int(np.argmax(np.diff(rows.indptr)))

@@ -56,7 +56,7 @@ from nextbest.models.recommend.offline import (
 from nextbest.models.recommend.popularity import Popularity
 from nextbest.models.recommend.profile import decayed_profile, recency_age
 from nextbest.models.recommend.ranker import RANKER_PARAMS, CandidateRanker
-from nextbest.models.recommend.rules import CompiledRules, cap_per_category, compile_rules
+from nextbest.models.recommend.rules import CompiledRules, best_first, compile_rules
 from nextbest.models.recommend.sequential import Transitions
 from nextbest.models.recommend.source import (
     DEFAULT_WEIGHTS,
@@ -95,7 +95,7 @@ __all__ = [
     "Recommender",
     "TemporalHoldout",
     "Transitions",
-    "cap_per_category",
+    "best_first",
     "compare",
     "compare_with_ranker",
     "compile_rules",

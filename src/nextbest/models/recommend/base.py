@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -51,45 +52,42 @@ class NotFittedError(NextBestError, RuntimeError):
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column numbers and values of the ``k`` highest scores per row, best first.
 
-    Entries equal to ``-inf`` are never returned: such a row's tail is padded
+    Entries equal to ``-inf`` (or NaN) are never returned: such a row's tail is padded
     with item ``-1`` and score ``-inf``. Ties go to the lower column number.
     """
-    n_rows, n_cols = scores.shape
-    k_eff = min(k, n_cols)
-    items = np.full((n_rows, k), -1, dtype=np.int64)
-    values = np.full((n_rows, k), -np.inf)
-    if k_eff == 0 or n_rows == 0:
-        return items, values
-    if n_rows == 1:  # one user online: the same choice with fewer steps
-        row = scores[0]
-        cut = np.argpartition(-row, k_eff - 1)[:k_eff] if k_eff < n_cols else np.arange(n_cols)
-        if k_eff < n_cols and np.count_nonzero(row >= row[cut].min()) > k_eff:
-            cut = np.lexsort((np.arange(n_cols), -row))[:k_eff]
-        top = cut[np.lexsort((cut, -row[cut]))]
-        vals = row[top]
-        keep = vals > -np.inf
-        items[0, :k_eff] = np.where(keep, top, -1)
-        values[0, :k_eff] = np.where(keep, vals, -np.inf)
-        return items, values
-    if k_eff < n_cols:
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-        # argpartition breaks ties arbitrarily: rows with more columns tied at the cut
-        # than places left are sorted whole (ties to the lower column)
-        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
-        tied = (scores >= kth[:, None]).sum(axis=1) > k_eff
-        if tied.any():
-            cols = np.broadcast_to(np.arange(n_cols), (int(tied.sum()), n_cols))
-            part[tied] = np.lexsort((cols, -scores[tied]), axis=1)[:, :k_eff]
-    else:
-        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    chosen = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -chosen), axis=1)
-    top = np.take_along_axis(part, order, axis=1)
-    vals = np.take_along_axis(chosen, order, axis=1)
-    keep = vals > -np.inf
-    items[:, :k_eff] = np.where(keep, top, -1)
-    values[:, :k_eff] = np.where(keep, vals, -np.inf)
+    scores = np.ascontiguousarray(scores, dtype=np.float64)
+    if scores.ndim != 2:
+        raise RecommendInputError(f"scores must be 2-D; got shape {scores.shape}.", field="scores")
+    items = np.full((scores.shape[0], k), -1, dtype=np.int64)
+    values = np.full((scores.shape[0], k), -np.inf)
+    if k > 0:
+        _top_rows(scores, items, values)
     return items, values
+
+
+@numba.njit(cache=True, nogil=True)
+def _top_rows(
+    scores: np.ndarray, items: np.ndarray, values: np.ndarray
+) -> None:  # pragma: no cover
+    """Fill each row's ``items`` / ``values`` with its best entries: one pass over the row
+    keeping the best so far in order (a later column enters only when strictly better)."""
+    k = items.shape[1]
+    for r in range(scores.shape[0]):
+        row, top, val = scores[r], items[r], values[r]
+        filled = 0
+        for c in range(row.shape[0]):
+            v = row[c]
+            if not v > -np.inf or (filled == k and v <= val[k - 1]):
+                continue
+            p = filled if filled < k else k - 1
+            while p > 0 and val[p - 1] < v:
+                val[p] = val[p - 1]
+                top[p] = top[p - 1]
+                p -= 1
+            val[p] = v
+            top[p] = c
+            if filled < k:
+                filled += 1
 
 
 def csr_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 
-from nextbest.models.recommend.base import sorted_lookup
 from nextbest.models.recommend.interactions import Interactions
 from nextbest.models.recommend.profile import entry_ages, profile_values
 
@@ -41,33 +41,9 @@ _STRIDE = 64
 
 
 def coarse_keys(keys: np.ndarray) -> np.ndarray:
-    """Every ``_STRIDE``-th of the sorted ``keys``: the index :func:`_search` starts in."""
+    """Every ``_STRIDE``-th of the sorted ``keys``: an index small enough to stay in the
+    cache, searched before one block of ``keys`` (far fewer cache misses on long keys)."""
     return np.ascontiguousarray(keys[::_STRIDE])
-
-
-def _search(keys: np.ndarray, query: np.ndarray, coarse: np.ndarray | None = None) -> np.ndarray:
-    """``np.searchsorted(keys, query, "right")``, the queries taken in sorted order (each
-    search then starts where the last one ended: far fewer cache misses on long keys).
-
-    A few queries with the :func:`coarse_keys` of ``keys`` search those first, then
-    count within the one block of ``keys`` each falls in.
-
-    >>> keys = np.arange(0, 1000, 3)
-    >>> q = np.array([-1, 0, 1, 500, 998, 2000])
-    >>> bool((_search(keys, q, coarse_keys(keys)) == np.searchsorted(keys, q, "right")).all())
-    True
-    """
-    if len(query) < 1024:
-        if coarse is None or len(keys) == 0:
-            return np.searchsorted(keys, query, side="right")
-        block = np.maximum(np.searchsorted(coarse, query, side="right") - 1, 0) * _STRIDE
-        at = block[:, None] + np.arange(_STRIDE)
-        real = at < len(keys)
-        return block + ((keys[np.minimum(at, len(keys) - 1)] <= query[:, None]) & real).sum(axis=1)
-    order = np.argsort(query, kind="stable")
-    out = np.empty(len(query), dtype=np.int64)
-    out[order] = np.searchsorted(keys, query[order], side="right")
-    return out
 
 
 def _price_context(
@@ -299,66 +275,171 @@ class CandidateFeatures:
         user rows and items, ordered by row then item, and their features
         (columns :meth:`names`).
         """
-        n_items = len(ctx["item_users"])
         rows = np.asarray(rows, dtype=np.int64)
-        keys_each = []
-        for items, _ in lists:
-            keep = items >= 0
-            keys_each.append(
-                (np.broadcast_to(rows[:, None], items.shape)[keep] * n_items + items[keep], keep)
-            )
-        keys = np.unique(np.concatenate([k for k, _ in keys_each])) if keys_each else np.zeros(0)
-        keys = keys.astype(np.int64)
-        row, item = keys // n_items, keys % n_items
-        cols: dict[str, np.ndarray] = {}
-        found = np.zeros(len(keys))
-        named = zip(self.generators, lists, keys_each, strict=True)
-        for name, (items, scores), (k, keep) in named:
-            pos = np.searchsorted(keys, k)
-            score = np.full(len(keys), np.nan)
-            rank = np.full(len(keys), np.nan)
-            score[pos] = scores[keep]
-            rank[pos] = np.broadcast_to(np.arange(1.0, items.shape[1] + 1), items.shape)[keep]
-            cols[f"score:{name}"], cols[f"rank:{name}"] = score, rank
-            found[pos] += 1
-        cols["n_generators"] = found
-        for key in ("item_users", "item_recent_users", "item_days_since_last"):
-            cols[key] = ctx[key][item]
-        cols["item_days_since_first"] = ctx["item_days_since_first"][item]
-        for key in ("user_items", "user_days_since_last", "user_mean_log_pop"):
-            cols[key] = ctx[key][row]
-        cols["item_log_pop_vs_user"] = np.log1p(cols["item_users"]) - cols["user_mean_log_pop"]
-        t_user = ctx["user_last_time"][row].astype(np.int64)
-        times = ctx["item_time_keys"]
+        b, n_gen = len(rows), len(self.generators)
+        width = max([items.shape[1] for items, _ in lists], default=0)
+        items = np.full((n_gen, b, width), -1, dtype=np.int64)
+        scores = np.zeros((n_gen, b, width))
+        for g, (it, sc) in enumerate(lists):
+            items[g, :, : it.shape[1]] = it
+            scores[g, :, : it.shape[1]] = sc
+        order = np.argsort(rows, kind="stable")  # the output runs by row
+        times = np.asarray(ctx["item_time_keys"], dtype=np.int64)
         coarse = ctx.get("item_time_coarse")
-        hi = _search(times, item * _KEY + t_user, coarse)
-        lo = _search(times, item * _KEY + t_user - int(self.recent_days * _DAY), coarse)
-        cols["item_events_at_user_time"] = (hi - lo).astype(float)
-        cols["item_age_at_user_time"] = cols["item_days_since_first"] - cols["user_days_since_last"]
-        for j, col in enumerate(self.item_columns):
-            cols[f"item:{col}"] = ctx["extra"][item, j]
-        if "item_group" in ctx:
-            group = ctx["item_group"][item]
-            gkeys = row * int(ctx["n_groups"][0]) + group
-            grouped = group >= 0
-            share = sorted_lookup(ctx["group_keys"], ctx["group_share"], gkeys)
-            cols["group_share"] = np.where(
-                grouped & (ctx["user_group_total"][row] > 0), share, np.nan
-            )
-            favourite = (ctx["user_favourite_group"][row] == group).astype(np.float64)
-            cols["group_is_favourite"] = np.where(grouped, favourite, np.nan)
-            recent = sorted_lookup(ctx["recent_keys"], ctx["recent_counts"], gkeys)
-            cols["group_recent_items"] = np.where(grouped, recent, np.nan)
-        if "item_log_price" in ctx:
-            cols["price_log_ratio"] = (
-                ctx["item_log_price"][item] - ctx["user_log_median_price"][row]
-            )
-            cols["user_price_spread"] = ctx["user_price_spread"][row]
-        names = _names(self)
+        empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+        f64 = functools.partial(np.asarray, dtype=np.float64)
+        i64 = functools.partial(np.asarray, dtype=np.int64)
+        groups, price = self.groups, self.price
+        n_items, n_extra = len(ctx["item_users"]), len(self.item_columns)
         n_user = len(self.user_columns)
-        features = np.empty((len(keys), len(names)))
-        for j, name in enumerate(names[: len(names) - n_user]):
-            features[:, j] = cols[name]
-        if n_user:  # the user:<column> features come last, in their order
-            features[:, len(names) - n_user :] = ctx["user_extra"][row]
-        return row, item, features
+        extra = f64(ctx["extra"])[:, :n_extra] if n_extra else np.zeros((n_items, 0))
+        user_extra = f64(ctx["user_extra"])[:, :n_user] if n_user else np.zeros((1, 0))
+        return _candidate_rows(
+            rows[order],
+            items[:, order],
+            scores[:, order],
+            f64(ctx["item_users"]),
+            f64(ctx["item_recent_users"]),
+            f64(ctx["item_days_since_last"]),
+            f64(ctx["item_days_since_first"]),
+            times,
+            i64(coarse_keys(times) if coarse is None else coarse),
+            np.ascontiguousarray(extra),
+            f64(ctx["user_items"]),
+            f64(ctx["user_days_since_last"]),
+            f64(ctx["user_mean_log_pop"]),
+            f64(ctx["user_last_time"]),
+            int(self.recent_days * _DAY),
+            i64(ctx["item_group"]) if groups else empty_i,
+            int(ctx["n_groups"][0]) if groups else 0,
+            i64(ctx["group_keys"]) if groups else empty_i,
+            f64(ctx["group_share"]) if groups else empty_f,
+            f64(ctx["user_group_total"]) if groups else empty_f,
+            i64(ctx["user_favourite_group"]) if groups else empty_i,
+            i64(ctx["recent_keys"]) if groups else empty_i,
+            f64(ctx["recent_counts"]) if groups else empty_f,
+            groups,
+            f64(ctx["item_log_price"]) if price else empty_f,
+            f64(ctx["user_log_median_price"]) if price else empty_f,
+            f64(ctx["user_price_spread"]) if price else empty_f,
+            price,
+            np.ascontiguousarray(user_extra),
+            len(_names(self)),
+        )
+
+
+_MISSING = np.iinfo(np.int64).min
+
+
+@numba.njit(cache=True, nogil=True)
+def _search_one(keys, coarse, q):  # pragma: no cover
+    """``np.searchsorted(keys, q, "right")`` through the index ``coarse`` (every
+    ``_STRIDE``-th key) and then one block of ``keys``."""
+    c = np.searchsorted(coarse, q, side="right")
+    if c == 0:
+        return 0
+    lo = (c - 1) * _STRIDE
+    hi = min(lo + _STRIDE, len(keys))
+    return lo + np.searchsorted(keys[lo:hi], q, side="right")
+
+
+@numba.njit(cache=True, nogil=True)
+def _lookup(keys, values, q):  # pragma: no cover
+    """:func:`~nextbest.models.recommend.base.sorted_lookup` of one key."""
+    if len(keys) == 0:
+        return 0.0
+    pos = min(np.searchsorted(keys, q), len(keys) - 1)
+    return values[pos] if keys[pos] == q else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _candidate_rows(
+    rows, items, scores,
+    item_users, item_recent, item_last, item_first, time_keys, time_coarse, item_extra,
+    user_items, user_last, user_log_pop, user_time, recent_seconds,
+    item_group, n_groups, group_keys, group_share, group_total, favourite, recent_keys,
+    recent_counts, groups, item_log_price, user_log_price, user_spread, price, user_extra,
+    n_features,
+):  # fmt: skip  # pragma: no cover (compiled)
+    """:meth:`CandidateFeatures.features` for ``rows`` in increasing order: each user's
+    candidates are the union of the generators' lists, by item number."""
+    n_gen, b, width = items.shape
+    pool = np.empty(n_gen * width, dtype=np.int64)
+    counts = np.zeros(b, dtype=np.int64)
+    for i in range(b):  # first the number of candidates of each user
+        m = 0
+        for g in range(n_gen):
+            for p in range(width):
+                if items[g, i, p] >= 0:
+                    pool[m] = items[g, i, p]
+                    m += 1
+        got = np.unique(pool[:m])
+        counts[i] = len(got)
+    total = counts.sum()
+    out_row = np.empty(total, dtype=np.int64)
+    out_item = np.empty(total, dtype=np.int64)
+    f = np.empty((total, n_features))
+    n_extra, n_user = item_extra.shape[1], user_extra.shape[1]
+    at = 0
+    for i in range(b):
+        r = rows[i]
+        m = 0
+        for g in range(n_gen):
+            for p in range(width):
+                if items[g, i, p] >= 0:
+                    pool[m] = items[g, i, p]
+                    m += 1
+        cand = np.unique(pool[:m])
+        block = f[at : at + len(cand)]
+        block[:, : 2 * n_gen + 1] = np.nan
+        block[:, 2 * n_gen] = 0.0
+        for g in range(n_gen):
+            for p in range(width):
+                it = items[g, i, p]
+                if it >= 0:
+                    j = np.searchsorted(cand, it)
+                    block[j, 2 * g] = scores[g, i, p]
+                    block[j, 2 * g + 1] = p + 1.0
+                    block[j, 2 * n_gen] += 1.0
+        t_user = _MISSING if np.isnan(user_time[r]) else np.int64(user_time[r])
+        for j in range(len(cand)):
+            it = cand[j]
+            out_row[at + j], out_item[at + j] = r, it
+            row = block[j]
+            c = 2 * n_gen + 1
+            row[c] = item_users[it]
+            row[c + 1] = item_recent[it]
+            row[c + 2] = item_last[it]
+            row[c + 3] = item_first[it]
+            row[c + 4] = user_items[r]
+            row[c + 5] = user_last[r]
+            row[c + 6] = user_log_pop[r]
+            row[c + 7] = np.log1p(item_users[it]) - user_log_pop[r]
+            key = it * _KEY + t_user
+            hi = _search_one(time_keys, time_coarse, key)
+            lo = _search_one(time_keys, time_coarse, key - recent_seconds)
+            row[c + 8] = float(hi - lo)
+            row[c + 9] = item_first[it] - user_last[r]
+            c += 10
+            for e in range(n_extra):
+                row[c + e] = item_extra[it, e]
+            c += n_extra
+            if groups:
+                grp = item_group[it]
+                if grp >= 0:
+                    gkey = r * n_groups + grp
+                    share = _lookup(group_keys, group_share, gkey)
+                    row[c] = share if group_total[r] > 0 else np.nan
+                    row[c + 1] = 1.0 if favourite[r] == grp else 0.0
+                    row[c + 2] = _lookup(recent_keys, recent_counts, gkey)
+                else:
+                    row[c : c + 3] = np.nan
+                c += 3
+            if price:
+                row[c] = item_log_price[it] - user_log_price[r]
+                row[c + 1] = user_spread[r]
+                c += 2
+            for e in range(n_user):
+                row[c + e] = user_extra[r, e]
+        at += len(cand)
+    return out_row, out_item, f

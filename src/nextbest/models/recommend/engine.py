@@ -58,7 +58,7 @@ from nextbest.models.recommend.candidate_features import UserRows
 from nextbest.models.recommend.cooccurrence import CoOccurrence
 from nextbest.models.recommend.ease import EASE
 from nextbest.models.recommend.interactions import Interactions, to_seconds
-from nextbest.models.recommend.rules import apply_boost, cap_per_category, compile_rules
+from nextbest.models.recommend.rules import apply_boost, best_first, compile_rules
 from nextbest.models.recommend.serving import ServingRanker
 
 if TYPE_CHECKING:
@@ -421,7 +421,7 @@ class RecommendEngine:
         self._item_col = {p: i for i, p in enumerate(self.items_.tolist())}
         self._category_code = {c: i for i, c in enumerate(self.categories_.tolist())}
         self._blocked = np.flatnonzero(~self.allowed_)
-        self._id_rank = np.argsort(np.argsort(self.items_, kind="stable"), kind="stable")
+        self._by_id = np.argsort(self.items_, kind="stable")  # ties go by product id
 
     # -- serving ----------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -765,28 +765,9 @@ class RecommendEngine:
                 key[row, col] = (
                     2 * span + 0.5 * span * min(days / self.interval_days_[col], 100) / 100
                 )
-        n = key.shape[1]
-        cap = s.rules.max_per_category
-        m = n if cap is None and k >= n else min(n, k if cap is None else max(5 * k, 50))
-        if m < n:
-            part = np.argpartition(-key, m - 1, axis=1)[:, :m]
-            kth = np.take_along_axis(key, part, axis=1).min(axis=1)
-            tied = (key >= kth[:, None]).sum(axis=1) > m
-            if tied.any():  # ties at the cut: decide them by product id
-                ids = np.broadcast_to(self._id_rank, (int(tied.sum()), n))
-                part[tied] = np.lexsort((ids, -key[tied]))[:, :m]
-        else:
-            part = np.broadcast_to(np.arange(n), key.shape).copy()
-        pkey = np.take_along_axis(key, part, axis=1)
-        order = np.lexsort((self._id_rank[part], -pkey), axis=1)  # ties: by product id
-        cand = np.take_along_axis(part, order, axis=1)
-        cand = np.where(np.take_along_axis(pkey, order, axis=1) > -np.inf, cand, -1)
-        chosen = cap_per_category(cand, self.category_, cap, k, exempt=block.browse)
-        short = (chosen < 0).any(axis=1) & (m < n)
-        if short.any():  # the cap left too few: take from the whole catalogue
-            full = np.lexsort((np.broadcast_to(self._id_rank, key[short].shape), -key[short]))
-            full = np.where(np.take_along_axis(key[short], full, axis=1) > -np.inf, full, -1)
-            chosen[short] = cap_per_category(full, self.category_, cap, k, block.browse[short])
+        chosen = best_first(
+            key, self._by_id, self.category_, s.rules.max_per_category, k, block.browse
+        )
         r, slot = np.nonzero(chosen >= 0)
         item = chosen[r, slot]
         level = block.tier[r, item]

@@ -16,8 +16,8 @@ same arrays):
   comes back). A purchased consumable is offered again once that many days have
   passed since the customer last bought it.
 
-:func:`cap_per_category` keeps, from each customer's ordered candidates, the best
-``k`` with at most ``max_per_category`` from one category.
+:func:`best_first` takes each customer's best ``k`` by score with at most
+``max_per_category`` from one category.
 
 >>> import numpy as np, pandas as pd
 >>> from nextbest.config import RecommendRules
@@ -31,8 +31,9 @@ same arrays):
 ...                          buys.assign(time=buys.time * 86400))
 >>> compiled.allowed.tolist(), compiled.boost.tolist(), compiled.interval_days.tolist()
 ([True, True, False], [1.0, 2.0, 1.0], [7.0, nan, nan])
->>> cap_per_category(np.array([[0, 1, 2, 3]]), np.array([0, 0, 0, 1]), cap=2, k=3).tolist()
-[[0, 1, 3]]
+>>> key = np.array([[4.0, 3.0, 3.0, 1.0]])  # items 1 and 2 tie: the tie order decides
+>>> best_first(key, np.array([0, 2, 1, 3]), np.array([0, 0, 0, 1]), cap=2, k=3).tolist()
+[[0, 2, 3]]
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numba
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
     from nextbest.config import RecommendRules
 
-__all__ = ["CompiledRules", "apply_boost", "cap_per_category", "compile_rules"]
+__all__ = ["CompiledRules", "apply_boost", "best_first", "compile_rules"]
 
 _DAY = 86_400.0
 MIN_GAPS = 3
@@ -143,44 +145,83 @@ def apply_boost(scores: np.ndarray, boost: np.ndarray) -> np.ndarray:
     return np.where(scores >= 0, scores * boost, scores / boost)
 
 
-def cap_per_category(
-    candidates: np.ndarray,
+def best_first(
+    key: np.ndarray,
+    tie_order: np.ndarray,
     category: np.ndarray,
     cap: int | None,
     k: int,
     exempt: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The first ``k`` candidates per row with at most ``cap`` from one category.
+    """Per row of ``key`` the ``k`` best items, at most ``cap`` from one category.
 
-    ``candidates`` is ``(rows, m)`` item numbers best first (``-1`` pads);
-    ``category`` a code per item (below 0: no category, never capped); ``exempt``
-    a category code per row that is not capped (e.g. the one being browsed).
-    Returns ``(rows, k)`` item numbers, ``-1`` padded.
+    Items go by ``key`` (highest first; ``-inf`` never), ties in the order of the
+    item numbers ``tie_order``. ``category`` is a code per item (below 0: no
+    category, never capped); ``exempt`` a category code per row that is not capped
+    (e.g. the one being browsed). Returns ``(rows, k)`` item numbers, ``-1`` padded.
     """
-    rows, m = candidates.shape
-    real = candidates >= 0
-    if cap is None:
-        ok = real
-    else:
-        code = np.where(real, category[np.maximum(candidates, 0)], -1).astype(np.int64)
-        row = np.broadcast_to(np.arange(rows)[:, None], (rows, m))
-        pos = np.broadcast_to(np.arange(m), (rows, m))
-        flat_key = row.ravel() * (int(code.max(initial=0)) + 2) + code.ravel() + 1
-        order = np.lexsort((pos.ravel(), flat_key))
-        sorted_key = flat_key[order]
-        start = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
-        first = np.zeros(len(order), dtype=np.int64)
-        first[start] = start
-        flat_rank = np.empty(len(order), dtype=np.int64)
-        flat_rank[order] = np.arange(len(order)) - np.maximum.accumulate(first)
-        rank = flat_rank.reshape(rows, m)
-        free = code < 0
-        if exempt is not None:
-            free |= code == np.asarray(exempt)[:, None]
-        ok = real & (free | (rank < cap))
-    slot = np.cumsum(ok, axis=1) - 1
-    keep = ok & (slot < k)
+    key = np.ascontiguousarray(key, dtype=np.float64)
+    rows, n = key.shape
+    exempt = np.full(rows, -1) if exempt is None else exempt
     out = np.full((rows, k), -1, dtype=np.int64)
-    r, c = np.nonzero(keep)
-    out[r, slot[r, c]] = candidates[r, c]
+    m = n if cap is None and k >= n else min(n, k if cap is None else max(5 * k, 50))
+    _best_first(
+        key,
+        np.asarray(tie_order, dtype=np.int64),
+        np.asarray(category, dtype=np.int64),
+        -1 if cap is None else int(cap),
+        m,
+        np.asarray(exempt, dtype=np.int64),
+        out,
+    )
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_first(key, tie_order, category, cap, m, exempt, out):  # pragma: no cover
+    """:func:`best_first` with the ``m`` best of a row kept in order as it is read (an
+    item enters only when strictly better, read in ``tie_order``); the capped ones
+    are taken from those, and only a row they leave short is sorted whole."""
+    rows, n = key.shape
+    buf = np.empty(m, dtype=np.int64)
+    taken = np.zeros(max(category.max(), 0) + 1 if len(category) else 1, dtype=np.int64)
+    for r in range(rows):
+        row = key[r]
+        filled = 0
+        for t in range(n):
+            c = tie_order[t]
+            v = row[c]
+            if not v > -np.inf or (filled == m and v <= row[buf[m - 1]]):
+                continue
+            p = filled if filled < m else m - 1
+            while p > 0 and row[buf[p - 1]] < v:
+                buf[p] = buf[p - 1]
+                p -= 1
+            buf[p] = c
+            if filled < m:
+                filled += 1
+        got = _take(buf[:filled], category, cap, exempt[r], taken, out[r])
+        if got < out.shape[1] and filled == m and m < n:  # the cap left too few
+            order = tie_order[np.argsort(-row[tie_order], kind="mergesort")]
+            finite = order[row[order] > -np.inf]
+            _take(finite, category, cap, exempt[r], taken, out[r])
+
+
+@numba.njit(cache=True, nogil=True)
+def _take(items, category, cap, exempt, taken, out):  # pragma: no cover
+    """Fill ``out`` with the first of ``items`` within the cap; the count filled."""
+    taken[:] = 0
+    got = 0
+    for j in range(len(items)):
+        if got == len(out):
+            break
+        it = items[j]
+        code = category[it]
+        if cap >= 0 and code >= 0 and code != exempt:
+            if taken[code] >= cap:
+                continue
+            taken[code] += 1
+        out[got] = it
+        got += 1
+    out[got:] = -1
+    return got

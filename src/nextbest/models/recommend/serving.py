@@ -38,10 +38,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
-from nextbest.models.recommend.base import RecommendInputError, csr_rows, top_k
+from nextbest.models.recommend.base import RecommendInputError, top_k
 from nextbest.models.recommend.candidate_features import CandidateFeatures, UserRows, coarse_keys
 from nextbest.models.recommend.content import ContentSimilarity, content_scores
 from nextbest.models.recommend.cooccurrence import CoOccurrence
@@ -55,12 +56,6 @@ __all__ = ["SERVABLE", "ServingRanker"]
 
 SERVABLE = (EASE, CoOccurrence, ItemKNN, Transitions, ContentSimilarity, Popularity)
 """The generators a :class:`ServingRanker` can serve."""
-
-
-_ROWS, _GATHER = 32, 10_000
-"""One customer's rows of a dense model (up to ``_ROWS`` of them) or of a sparse one (up
-to ``_GATHER`` stored entries) are gathered and summed in numpy; beyond, the sparse
-product is faster. The sums are the same, in the same order."""
 
 
 def _item_model(m: Any) -> Any:
@@ -170,30 +165,19 @@ class ServingRanker:
         if form["kind"] == "constant":
             return np.broadcast_to(model, (b, n)).copy()
         values = u.profile(form["half_life"], form["decay_by"], max_items=form["max_items"])
-        keep = values != 0
-        idx, w = u.indices[keep], values[keep]
-        user = np.repeat(np.arange(b), np.diff(u.indptr))[keep]
+        indptr, indices = u.indptr.astype(np.int64), u.indices.astype(np.int64)
+        if form["kind"] == "content":
+            keep = values != 0
+            user = np.repeat(np.arange(b), np.diff(indptr))[keep]
+            return content_scores(model, user, indices[keep], values[keep], b)
         # Each user's sums run over their entries in stored order, alike for one user and
         # for a batch, so one customer online gets exactly the batch's scores.
-        if form["kind"] == "content":
-            return content_scores(model, user, idx, w, b)
-        dense = isinstance(model, np.ndarray)
-        if b == 1 and dense and len(idx) <= _ROWS:  # the weighted rows summed in turn
-            rows = model[idx]
-            rows *= w.astype(model.dtype)[:, None]
-            return np.add.reduce(rows, axis=0, dtype=model.dtype).astype(np.float64)[None, :]
-        if (
-            b == 1
-            and not dense
-            and model.indptr[idx + 1].sum() - model.indptr[idx].sum() <= _GATHER
-        ):
-            block, pos = csr_rows(model.indptr, idx)  # a short history: gather the rows
-            summed = np.bincount(model.indices[pos], w[block] * model.data[pos], minlength=n)
-            return summed[None, :]
-        indptr = np.r_[0, np.cumsum(np.bincount(user, minlength=b))]
-        p = sp.csr_matrix((w.astype(model.dtype) if dense else w, idx, indptr), shape=(b, n))
-        out = p @ model
-        return np.asarray(out if dense else out.todense(), dtype=np.float64)
+        out = np.zeros((b, n))
+        if isinstance(model, np.ndarray):
+            _dense_sums(indptr, indices, values.astype(model.dtype), model, out)
+        else:
+            _sparse_sums(indptr, indices, values, model.indptr, model.indices, model.data, out)
+        return out
 
     def score(
         self, u: UserRows, user_rows: np.ndarray | None = None, *, fallback: bool = False
@@ -285,3 +269,41 @@ class ServingRanker:
             np.asarray(data[f"{prefix}user_extra"]),
             bytes(np.asarray(data[f"{prefix}trees"], dtype=np.uint8)).decode(),
         )
+
+
+@numba.njit(cache=True, nogil=True)
+def _dense_sums(
+    indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, model: np.ndarray, out: np.ndarray
+) -> None:  # pragma: no cover (compiled)
+    """``out[u] = sum of values[e] * model[indices[e]]`` over user ``u``'s nonzero entries
+    in turn, summed in the model's precision."""
+    acc = np.zeros(model.shape[1], dtype=model.dtype)
+    for u in range(len(indptr) - 1):
+        acc[:] = 0
+        for e in range(indptr[u], indptr[u + 1]):
+            w = values[e]
+            if w != 0:
+                row = model[indices[e]]
+                for c in range(acc.shape[0]):
+                    acc[c] += w * row[c]
+        out[u, :] = acc
+
+
+@numba.njit(cache=True, nogil=True)
+def _sparse_sums(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    m_indptr: np.ndarray,
+    m_indices: np.ndarray,
+    m_data: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover (compiled)
+    """:func:`_dense_sums` for a CSR model."""
+    for u in range(len(indptr) - 1):
+        for e in range(indptr[u], indptr[u + 1]):
+            w = values[e]
+            if w != 0:
+                i = indices[e]
+                for q in range(m_indptr[i], m_indptr[i + 1]):
+                    out[u, m_indices[q]] += w * m_data[q]
