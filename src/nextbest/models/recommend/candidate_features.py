@@ -46,29 +46,6 @@ def coarse_keys(keys: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(keys[::_STRIDE])
 
 
-def _price_context(
-    indices: np.ndarray, rows: np.ndarray, n: int, item_price: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Per user of ``m`` the log of the median price of their priced items and the
-    spread (standard deviation) of those items' log prices; missing without any."""
-    price = item_price[indices]
-    ok = np.isfinite(price)
-    r, p = rows[ok], price[ok]
-    counts = np.bincount(r, minlength=n)
-    order = np.lexsort((p, r))
-    p_sorted = p[order]
-    start = np.cumsum(counts) - counts
-    has = counts > 0
-    median = np.full(n, np.nan)
-    lo, hi = start[has] + (counts[has] - 1) // 2, start[has] + counts[has] // 2
-    median[has] = (p_sorted[lo] + p_sorted[hi]) / 2
-    logs = np.log(p)
-    mean = np.divide(np.bincount(r, logs, minlength=n), counts, out=np.zeros(n), where=has)
-    var = np.bincount(r, (logs - mean[r]) ** 2, minlength=n)
-    spread = np.where(has, np.sqrt(np.divide(var, counts, out=np.zeros(n), where=has)), np.nan)
-    return {"user_log_median_price": np.log(median), "user_price_spread": spread}
-
-
 @dataclass(frozen=True, eq=False)
 class UserRows:
     """Users' interactions as CSR arrays: each user's items, summed weights and last times.
@@ -173,68 +150,36 @@ class CandidateFeatures:
 
         ``u`` may be any block of users over the same items (one customer online
         with the session added): the item context ``items`` stays that of the fit.
+        Per user: the number of items, days since the latest, mean log popularity;
+        with item groups the decayed weight share per group (``group_keys`` are
+        user x group), the favourite group and the groups of the latest
+        ``recent_items`` items; with prices the log median price and the spread of
+        the log prices.
         """
-        now = float(items["now"][0])
-        n = u.n_users
-        counts = np.diff(u.indptr)
-        rows = np.repeat(np.arange(n), counts)
-        latest = np.full(n, -np.inf)
-        np.maximum.at(latest, rows, u.times)
-        user_last = np.where(counts > 0, (now - latest) / _DAY, np.nan)
-        n_user = counts.astype(float)
-        pop_sum = np.bincount(rows, items["item_log_pop"][u.indices], minlength=n)
-        out = {
-            "user_items": n_user,
-            "user_days_since_last": user_last,
-            "user_last_time": now - user_last * _DAY,
-            "user_mean_log_pop": np.divide(pop_sum, n_user, out=np.zeros(n), where=n_user > 0),
-        }
-        if "item_group" in items:
-            out.update(self._group_context(u, items, rows))
-        if "item_log_price" in items:
-            out.update(_price_context(u.indices, rows, n, items["item_price"]))
-        return out
-
-    def _group_context(
-        self, u: UserRows, items: Mapping[str, np.ndarray], rows: np.ndarray
-    ) -> dict[str, np.ndarray]:
-        """Per user: decayed weight share per group, favourite group, latest items' groups."""
-        codes, n_groups = items["item_group"], int(items["n_groups"][0])
-        n = u.n_users
-        values = u.profile(self.affinity_half_life, self.affinity_decay_by, base="weight")
-        g = codes[u.indices]
-        has = (g >= 0) & (values != 0)
-        if n == 1:  # one customer: the same sums (in entry order) over the group codes
-            keys = np.flatnonzero(np.bincount(g[has], minlength=n_groups))
-            weights = np.bincount(g[has], values[has], minlength=n_groups)[keys]
-        else:
-            keys, where = np.unique(rows[has] * n_groups + g[has], return_inverse=True)
-            weights = np.bincount(where.ravel(), values[has], minlength=len(keys))
-        key_rows, cols = keys // n_groups, keys % n_groups
-        total = np.bincount(key_rows, weights, minlength=n)
-        favourite = np.full(n, -1, dtype=np.int64)
-        order = np.lexsort((cols, -weights, key_rows))
-        if len(order):
-            first = order[np.r_[True, key_rows[order][1:] != key_rows[order][:-1]]]
-            favourite[key_rows[first]] = cols[first]
-        # the user's latest items (ties: the lower item number first) and their groups
-        latest = np.lexsort((u.indices, -u.times, rows))
-        rank = np.arange(len(latest)) - u.indptr[rows[latest]]
-        chosen = latest[rank < int(self.recent_items)]
-        gc = codes[u.indices[chosen]]
-        recent_keys, recent_counts = np.unique(
-            rows[chosen][gc >= 0].astype(np.int64) * n_groups + gc[gc >= 0], return_counts=True
+        groups, price = "item_group" in items, "item_log_price" in items
+        empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
+        values = (
+            u.profile(self.affinity_half_life, self.affinity_decay_by, base="weight")
+            if groups
+            else empty_f
         )
-        return {
-            "group_keys": keys.astype(np.int64),
-            "group_share": np.divide(
-                weights, total[key_rows], out=np.zeros_like(weights), where=total[key_rows] > 0
-            ),
-            "user_group_total": total,
-            "user_favourite_group": favourite,
-            "recent_keys": recent_keys,
-            "recent_counts": recent_counts.astype(np.float64),
-        }
+        out = _user_context(
+            np.asarray(u.indptr, dtype=np.int64),
+            np.asarray(u.indices, dtype=np.int64),
+            np.asarray(u.times, dtype=np.float64),
+            float(items["now"][0]),
+            np.asarray(items["item_log_pop"], dtype=np.float64),
+            values,
+            np.asarray(items["item_group"], dtype=np.int64) if groups else empty_i,
+            int(items["n_groups"][0]) if groups else 0,
+            int(self.recent_items),
+            np.asarray(items["item_price"], dtype=np.float64) if price else empty_f,
+            groups,
+            price,
+        )
+        names = [*_BASIC, *(_GROUPS if groups else ()), *(_PRICES if price else ())]
+        arrays = [*out[:4], *(out[4:10] if groups else ()), *(out[10:] if price else ())]
+        return dict(zip(names, arrays, strict=True))
 
     def names(self) -> list[str]:
         """The ranker's inputs, in order, for the generators and options in use."""
@@ -329,6 +274,112 @@ class CandidateFeatures:
 
 
 _MISSING = np.iinfo(np.int64).min
+_BASIC = ("user_items", "user_days_since_last", "user_last_time", "user_mean_log_pop")
+_GROUPS = (
+    "group_keys",
+    "group_share",
+    "user_group_total",
+    "user_favourite_group",
+    "recent_keys",
+    "recent_counts",
+)
+_PRICES = ("user_log_median_price", "user_price_spread")
+
+
+@numba.njit(cache=True, nogil=True)
+def _user_context(
+    indptr, indices, times, now, item_log_pop, values, item_group, n_groups, recent_items,
+    item_price, groups, price,
+):  # fmt: skip  # pragma: no cover (compiled)
+    """:meth:`CandidateFeatures.user_context` as arrays: the basics, the group context
+    and the price context (empty when not asked for). Sums run in entry order."""
+    n = len(indptr) - 1
+    n_entries = len(indices)
+    user_items, days_since = np.zeros(n), np.full(n, np.nan)
+    last_time, mean_log_pop = np.full(n, np.nan), np.zeros(n)
+    m = n_entries if groups else 0
+    group_keys, group_share = np.empty(m, dtype=np.int64), np.empty(m)
+    total, favourite = np.zeros(n if groups else 0), np.full(n if groups else 0, -1)
+    recent_keys, recent_counts = np.empty(m, dtype=np.int64), np.empty(m)
+    median_log, spread = np.full(n if price else 0, np.nan), np.full(n if price else 0, np.nan)
+    weight, present = np.zeros(max(n_groups, 1)), np.zeros(max(n_groups, 1), dtype=np.bool_)
+    in_recent = np.zeros(max(n_groups, 1), dtype=np.int64)
+    chosen = np.zeros(n_entries, dtype=np.bool_)
+    prices = np.empty(n_entries)
+    n_keys = n_recent = 0
+    for u in range(n):
+        a, b = indptr[u], indptr[u + 1]
+        c = b - a
+        latest, pop = -np.inf, 0.0
+        for e in range(a, b):
+            latest = max(latest, times[e])
+            pop += item_log_pop[indices[e]]
+        user_items[u] = c
+        if c > 0:
+            days_since[u] = (now - latest) / _DAY
+            last_time[u] = now - days_since[u] * _DAY
+            mean_log_pop[u] = pop / c
+        if groups:
+            for e in range(a, b):
+                g = item_group[indices[e]]
+                if g >= 0 and values[e] != 0:
+                    weight[g] += values[e]
+                    present[g] = True
+            best = -1
+            for g in range(n_groups):
+                if present[g]:
+                    total[u] += weight[g]
+                    if best < 0 or weight[g] > weight[best]:
+                        best = g
+            favourite[u] = best
+            for g in range(n_groups):
+                if present[g]:
+                    group_keys[n_keys] = u * n_groups + g
+                    group_share[n_keys] = weight[g] / total[u] if total[u] > 0 else 0.0
+                    n_keys += 1
+                    weight[g], present[g] = 0.0, False
+            for _ in range(min(recent_items, c)):  # the latest items, ties: lower item first
+                pick = -1
+                for e in range(a, b):
+                    if not chosen[e] and (
+                        pick < 0
+                        or times[e] > times[pick]
+                        or (times[e] == times[pick] and indices[e] < indices[pick])
+                    ):
+                        pick = e
+                chosen[pick] = True
+                if item_group[indices[pick]] >= 0:
+                    in_recent[item_group[indices[pick]]] += 1
+            for g in range(n_groups):
+                if in_recent[g] > 0:
+                    recent_keys[n_recent] = u * n_groups + g
+                    recent_counts[n_recent] = in_recent[g]
+                    n_recent += 1
+                    in_recent[g] = 0
+        if price:
+            k = 0
+            for e in range(a, b):
+                if np.isfinite(item_price[indices[e]]):
+                    prices[k] = item_price[indices[e]]
+                    k += 1
+            if k > 0:
+                mean = 0.0
+                for j in range(k):
+                    mean += np.log(prices[j])
+                mean /= k
+                var = 0.0
+                for j in range(k):
+                    d = np.log(prices[j]) - mean
+                    var += d * d
+                ordered = np.sort(prices[:k])
+                median_log[u] = np.log((ordered[(k - 1) // 2] + ordered[k // 2]) / 2)
+                spread[u] = np.sqrt(var / k)
+    return (
+        user_items, days_since, last_time, mean_log_pop,
+        group_keys[:n_keys], group_share[:n_keys], total, favourite,
+        recent_keys[:n_recent], recent_counts[:n_recent],
+        median_log, spread,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
