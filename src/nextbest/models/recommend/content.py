@@ -34,11 +34,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from nextbest.models.recommend.base import Recommender, RecommendInputError, csr_rows
+from nextbest.models.recommend.base import Recommender, RecommendInputError
 from nextbest.models.recommend.interactions import Interactions
 from nextbest.models.recommend.profile import check_decay, decayed_profile
 
@@ -197,24 +198,60 @@ class ContentSimilarity(Recommender):
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         p = self.profile_[rows]
-        user = np.repeat(np.arange(len(rows)), np.diff(p.indptr))
-        return content_scores(self.vectors_, user, p.indices, p.data, len(rows))
+        return content_scores(self.vectors_, p.indptr, p.indices, p.data)
 
 
 def content_scores(
-    vectors: sp.csr_matrix, user: np.ndarray, items: np.ndarray, weights: np.ndarray, n_users: int
+    vectors: sp.csr_matrix, indptr: np.ndarray, items: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """Cosine of every item's vector to each user's profile vector: ``(n_users, n_items)``.
 
-    A user's profile vector is the sum of ``weights`` times the vectors of ``items``
-    (one entry per ``user``, in order). Each user's sums run over their own entries
-    only, so one user scored alone gets exactly the scores of a batch.
+    The users are CSR rows (``indptr``) of ``items`` with ``weights``; a user's profile
+    vector is the sum of the weights times the vectors of their items. Each user's
+    sums run over their own entries only, so one user scored alone gets exactly the
+    scores of a batch.
     """
-    entry, pos = csr_rows(vectors.indptr, items)
-    width = vectors.shape[1]
-    keys = user[entry] * width + vectors.indices[pos]
-    vec = np.bincount(keys, weights[entry] * vectors.data[pos], minlength=n_users * width)
-    vec = vec.reshape(n_users, width)
-    norm = np.sqrt((vec * vec).sum(axis=1))
-    vec = np.divide(vec, norm[:, None], out=np.zeros_like(vec), where=norm[:, None] > 0)
-    return np.ascontiguousarray(np.asarray(vectors @ vec.T).T, dtype=np.float64)
+    vectors = (
+        vectors if sp.issparse(vectors) and vectors.format == "csr" else sp.csr_matrix(vectors)
+    )
+    out = np.zeros((len(indptr) - 1, vectors.shape[0]))
+    _content_scores(
+        np.asarray(indptr, dtype=np.int64),
+        np.asarray(items, dtype=np.int64),
+        np.asarray(weights, dtype=np.float64),
+        np.asarray(vectors.indptr, dtype=np.int64),
+        np.asarray(vectors.indices, dtype=np.int64),
+        np.asarray(vectors.data, dtype=np.float64),
+        vectors.shape[1],
+        out,
+    )
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _content_scores(
+    indptr, items, weights, v_indptr, v_indices, v_data, width, out
+):  # pragma: no cover
+    """:func:`content_scores` into ``out``: per user the profile vector, its unit
+    length, and each item's dot product with it (sums in entry order)."""
+    vec = np.zeros(width)
+    for u in range(len(indptr) - 1):
+        vec[:] = 0.0
+        for e in range(indptr[u], indptr[u + 1]):
+            w = weights[e]
+            if w != 0:
+                i = items[e]
+                for q in range(v_indptr[i], v_indptr[i + 1]):
+                    vec[v_indices[q]] += w * v_data[q]
+        norm = 0.0
+        for c in range(width):
+            norm += vec[c] * vec[c]
+        norm = np.sqrt(norm)
+        if not norm > 0:
+            continue
+        vec /= norm
+        for i in range(out.shape[1]):
+            s = 0.0
+            for q in range(v_indptr[i], v_indptr[i + 1]):
+                s += v_data[q] * vec[v_indices[q]]
+            out[u, i] = s

@@ -167,9 +167,7 @@ class ServingRanker:
         values = u.profile(form["half_life"], form["decay_by"], max_items=form["max_items"])
         indptr, indices = u.indptr.astype(np.int64), u.indices.astype(np.int64)
         if form["kind"] == "content":
-            keep = values != 0
-            user = np.repeat(np.arange(b), np.diff(indptr))[keep]
-            return content_scores(model, user, indices[keep], values[keep], b)
+            return content_scores(model, indptr, indices, values)
         # Each user's sums run over their entries in stored order, alike for one user and
         # for a batch, so one customer online gets exactly the batch's scores.
         out = np.zeros((b, n))
