@@ -241,15 +241,15 @@ class CandidateFeatures:
         user_extra = f64(ctx["user_extra"])[:, :n_user] if n_user else np.zeros((1, 0))
         return _candidate_rows(
             rows[order],
-            items[:, order],
-            scores[:, order],
+            np.ascontiguousarray(items[:, order]),
+            np.ascontiguousarray(scores[:, order]),
             f64(ctx["item_users"]),
             f64(ctx["item_recent_users"]),
             f64(ctx["item_days_since_last"]),
             f64(ctx["item_days_since_first"]),
             times,
             i64(coarse_keys(times) if coarse is None else coarse),
-            np.ascontiguousarray(extra),
+            np.require(extra, requirements=["C", "W"]),
             f64(ctx["user_items"]),
             f64(ctx["user_days_since_last"]),
             f64(ctx["user_mean_log_pop"]),
@@ -268,7 +268,7 @@ class CandidateFeatures:
             f64(ctx["user_log_median_price"]) if price else empty_f,
             f64(ctx["user_price_spread"]) if price else empty_f,
             price,
-            np.ascontiguousarray(user_extra),
+            np.require(user_extra, requirements=["C", "W"]),
             len(_names(self)),
         )
 

@@ -4,7 +4,8 @@
 whose candidates are fitted and keeps only what scoring needs: each generator
 as an item-side model (EASE's weights, co-occurrence, item-kNN, transitions,
 content vectors, popularity), the item context of the features, the users'
-extra features and the LightGBM trees as text. It then scores any block of
+extra features and the LightGBM trees as text (walked by
+:class:`~nextbest.models.recommend.forest.Forest`). It then scores any block of
 users from their interactions alone, the batch and one customer with the
 live session added alike, and is stored with :meth:`ServingRanker.arrays` as
 numbers and text (no pickle).
@@ -47,6 +48,7 @@ from nextbest.models.recommend.candidate_features import CandidateFeatures, User
 from nextbest.models.recommend.content import ContentSimilarity, content_scores
 from nextbest.models.recommend.cooccurrence import CoOccurrence
 from nextbest.models.recommend.ease import EASE
+from nextbest.models.recommend.forest import Forest
 from nextbest.models.recommend.itemknn import ItemKNN
 from nextbest.models.recommend.popularity import Popularity
 from nextbest.models.recommend.ranker import CandidateRanker
@@ -107,7 +109,7 @@ class ServingRanker:
     n_items, n_users : int
         The catalogue and the users the stored extra features belong to.
     threads : int
-        LightGBM threads for a batch (0: every core); one customer uses one.
+        Threads for a batch's trees (0: every core); one customer uses one.
     """
 
     def __init__(
@@ -120,8 +122,6 @@ class ServingRanker:
         user_extra: np.ndarray,
         trees: str,
     ) -> None:
-        import lightgbm as lgb
-
         self.spec = spec
         self.n_candidates = int(n_candidates)
         self.forms = forms
@@ -129,7 +129,7 @@ class ServingRanker:
         self.items = items
         self.user_extra = user_extra
         self.trees = trees
-        self.booster = lgb.Booster(model_str=trees)
+        self.forest = Forest.from_model(trees)
         self.n_items = len(items["item_users"])
         self.threads = 0
         self.n_users = len(user_extra)
@@ -207,7 +207,7 @@ class ServingRanker:
         ctx["user_extra"] = extra
         row, item, features = self.spec.features(np.arange(b), lists, ctx)
         score = (
-            np.asarray(self.booster.predict(features, num_threads=1 if b == 1 else self.threads))
+            self.forest.predict(features, threads=1 if b == 1 else self.threads)
             if len(row)
             else np.zeros(0)
         )
