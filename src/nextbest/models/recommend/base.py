@@ -34,7 +34,7 @@ __all__ = [
     "RecommendInputError",
     "Recommender",
     "csr_rows",
-    "sorted_lookup",
+    "lookup_one",
     "top_k",
 ]
 
@@ -95,7 +95,12 @@ def csr_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
     >>> csr_rows(np.array([0, 2, 2, 3]), np.array([2, 0]))
     (array([0, 1, 1]), array([2, 0, 1]))
+    >>> csr_rows(np.array([0, 2, 2, 3]), np.array([0]))
+    (array([0, 0]), array([0, 1]))
     """
+    if len(rows) == 1:  # one row: its slice
+        a, b = int(indptr[rows[0]]), int(indptr[rows[0] + 1])
+        return np.zeros(b - a, dtype=np.int64), np.arange(a, b, dtype=np.int64)
     start, stop = indptr[rows], indptr[rows + 1]
     counts = stop - start
     block = np.repeat(np.arange(len(rows)), counts)
@@ -103,16 +108,13 @@ def csr_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return block, np.repeat(start, counts) + offset
 
 
-def sorted_lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """``values`` at the sorted ``keys`` equal to each ``query`` key; 0 where none is.
-
-    >>> sorted_lookup(np.array([2, 5]), np.array([1.5, 7.0]), np.array([5, 3, 2]))
-    array([7. , 0. , 1.5])
-    """
+@numba.njit(cache=True, nogil=True)
+def lookup_one(keys, values, q):  # pragma: no cover (compiled)
+    """``values`` at the sorted ``keys`` equal to the key ``q``; 0 where none is."""
     if len(keys) == 0:
-        return np.zeros(np.shape(query))
-    pos = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return np.where(keys[pos] == query, values[pos], 0.0)
+        return 0.0
+    pos = min(np.searchsorted(keys, q), len(keys) - 1)
+    return values[pos] if keys[pos] == q else 0.0
 
 
 class Recommender:

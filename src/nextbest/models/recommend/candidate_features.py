@@ -28,6 +28,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from nextbest.models.recommend.base import lookup_one
 from nextbest.models.recommend.interactions import Interactions
 from nextbest.models.recommend.profile import entry_ages, profile_values
 
@@ -395,15 +396,6 @@ def _search_one(keys, coarse, q):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _lookup(keys, values, q):  # pragma: no cover
-    """:func:`~nextbest.models.recommend.base.sorted_lookup` of one key."""
-    if len(keys) == 0:
-        return 0.0
-    pos = min(np.searchsorted(keys, q), len(keys) - 1)
-    return values[pos] if keys[pos] == q else 0.0
-
-
-@numba.njit(cache=True, nogil=True)
 def _candidate_rows(
     rows, items, scores,
     item_users, item_recent, item_last, item_first, time_keys, time_coarse, item_extra,
@@ -479,10 +471,10 @@ def _candidate_rows(
                 grp = item_group[it]
                 if grp >= 0:
                     gkey = r * n_groups + grp
-                    share = _lookup(group_keys, group_share, gkey)
+                    share = lookup_one(group_keys, group_share, gkey)
                     row[c] = share if group_total[r] > 0 else np.nan
                     row[c + 1] = 1.0 if favourite[r] == grp else 0.0
-                    row[c + 2] = _lookup(recent_keys, recent_counts, gkey)
+                    row[c + 2] = lookup_one(recent_keys, recent_counts, gkey)
                 else:
                     row[c : c + 3] = np.nan
                 c += 3

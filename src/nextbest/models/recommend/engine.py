@@ -48,12 +48,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from nextbest.errors import NotFoundError
-from nextbest.models.recommend.base import RecommendInputError, csr_rows, sorted_lookup
+from nextbest.models.recommend.base import RecommendInputError, csr_rows, lookup_one
 from nextbest.models.recommend.candidate_features import UserRows
 from nextbest.models.recommend.cooccurrence import CoOccurrence
 from nextbest.models.recommend.ease import EASE
@@ -794,12 +795,19 @@ class RecommendEngine:
         self, keys: np.ndarray, values: np.ndarray, recent: np.ndarray, item: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """The best recent partner of each item and its co-occurrence (0: none)."""
-        n = len(self.items_)
-        query = np.where(recent >= 0, recent * n + item[:, None], -1)
-        support = sorted_lookup(keys, values, query)
-        best = support.argmax(axis=1)
-        at = np.arange(len(item))
-        return recent[at, best], support[at, best]
+        recent = np.ascontiguousarray(recent, dtype=np.int64)
+        partner = np.empty(len(item), dtype=np.int64)
+        support = np.empty(len(item))
+        _best_partners(
+            np.asarray(keys, dtype=np.int64),
+            np.asarray(values, dtype=np.float64),
+            recent,
+            np.asarray(item, dtype=np.int64),
+            len(self.items_),
+            partner,
+            support,
+        )
+        return partner, support
 
     def _reasons(
         self, block: _Block, r: np.ndarray, item: np.ndarray, tier: np.ndarray
@@ -932,3 +940,18 @@ def _latest_items(x: Interactions, m: int) -> np.ndarray:
     out = np.full((x.n_users, m), -1, dtype=np.int64)
     out[frame["row"].to_numpy(), frame["slot"].to_numpy()] = frame["item"].to_numpy()
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _best_partners(keys, values, recent, item, n, partner, support):  # pragma: no cover
+    """Per item the first of its row of ``recent`` items (-1: none) with the highest
+    value at key ``partner * n + item`` (0 where there is none)."""
+    for j in range(len(item)):
+        best, top = 0, 0.0
+        for p in range(recent.shape[1]):
+            value = (
+                lookup_one(keys, values, recent[j, p] * n + item[j]) if recent[j, p] >= 0 else 0.0
+            )
+            if p == 0 or value > top:
+                best, top = p, value
+        partner[j], support[j] = recent[j, best], top
