@@ -61,6 +61,7 @@ class UserRows:
     weights: np.ndarray
     times: np.ndarray
     _ages: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _profiles: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_users(self) -> int:
@@ -80,17 +81,21 @@ class UserRows:
         base: str = "binary",
         max_items: int | None = None,
     ) -> np.ndarray:
-        """Per entry its :func:`~nextbest.models.recommend.profile.decayed_profile` value."""
-        return profile_values(
-            self.indptr,
-            self.weights,
-            self.times,
-            half_life,
-            decay_by,
-            base=base,
-            max_items=max_items,
-            ages=self.ages,
-        )
+        """Per entry its :func:`~nextbest.models.recommend.profile.decayed_profile` value
+        (computed once per set of arguments; do not change the array)."""
+        key = (half_life, decay_by, base, max_items)
+        if key not in self._profiles:
+            self._profiles[key] = profile_values(
+                self.indptr,
+                self.weights,
+                self.times,
+                half_life,
+                decay_by,
+                base=base,
+                max_items=max_items,
+                ages=self.ages,
+            )
+        return self._profiles[key]
 
     def ages(self, decay_by: str) -> np.ndarray:
         """Per entry its age in ``decay_by`` units (computed once per unit)."""
