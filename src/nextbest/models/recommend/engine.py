@@ -617,19 +617,20 @@ class RecommendEngine:
             a, b = u.indptr[rows[0] : rows[0] + 2] if rows[0] >= 0 else (0, 0)
             indices, weights, times = u.indices[a:b], u.weights[a:b], u.times[a:b]
             if len(extra):
-                session = np.unique(extra)
                 w = float(self.settings.weights.get("product_view", 1.0)) or 1.0
-                now = np.zeros(len(self.items_), dtype=bool)
-                now[session] = True
-                again = now[indices]
-                weights = np.where(again, weights + w, weights)
-                times = np.where(again, self.as_of_, times)
-                touched = np.zeros(len(self.items_), dtype=bool)
-                touched[indices] = True
-                new = session[~touched[session]]
-                indices = np.r_[indices, new.astype(indices.dtype)]
-                weights = np.r_[weights, np.full(len(new), w)]
-                times = np.r_[times, np.full(len(new), self.as_of_)]
+                weights, times = weights.astype(np.float64), times.astype(np.float64)
+                new = []
+                for item in sorted(set(extra.tolist())):  # a session has a few products
+                    again = np.flatnonzero(indices == item)
+                    if len(again):
+                        weights[again] += w
+                        times[again] = self.as_of_
+                    else:
+                        new.append(item)
+                if new:
+                    indices = np.concatenate([indices, np.asarray(new, dtype=indices.dtype)])
+                    weights = np.concatenate([weights, np.full(len(new), w)])
+                    times = np.concatenate([times, np.full(len(new), self.as_of_)])
             return UserRows(np.asarray([0, len(indices)]), indices, weights, times)
         known = rows >= 0
         block, pos = csr_rows(u.indptr, np.where(known, rows, 0))
@@ -812,46 +813,56 @@ class RecommendEngine:
     def _reasons(
         self, block: _Block, r: np.ndarray, item: np.ndarray, tier: np.ndarray
     ) -> np.ndarray:
-        reason = np.full(len(item), "", dtype=object)
+        """Each recommended item's reason in words: the first that holds of a ranked list's
+        (bought / viewed together with a recent product, the category browsed, the
+        favourite category, similar tastes) or a popularity list's (browsed or
+        favourite category, segment, everyone); restocks say when."""
         cat = self.category_[item]
-        names = self.categories_
+        names = self.categories_.tolist()
+        n = len(item)
+        text = np.empty(n, dtype=object)
         if block.generator != "popularity":
             recent = block.recent[r]
-            for keys, values, text in (
-                (self.bought_keys_, self.bought_values_, "bought together with {}"),
-                (self.viewed_keys_, self.viewed_values_, "viewed together with {}"),
-            ):
-                partner, support = self._support(keys, values, recent, item)
-                todo = np.flatnonzero((reason == "") & (support > 0))
-                reason[todo] = [text.format(self.names_[p]) for p in partner[todo]]
-            browsed = (reason == "") & (cat >= 0) & (cat == block.browse[r])
-            reason[browsed] = [
-                f"matches {names[c]}, the category you are browsing" for c in cat[browsed]
-            ]
-            fav = (reason == "") & (cat >= 0) & (cat == block.favourite[r])
-            reason[fav] = [f"popular in your favourite category {names[c]}" for c in cat[fav]]
-            reason[reason == ""] = "chosen by customers with tastes like yours"
-        else:
+            bought, with_bought = self._support(
+                self.bought_keys_, self.bought_values_, recent, item
+            )
+            viewed, with_viewed = self._support(
+                self.viewed_keys_, self.viewed_values_, recent, item
+            )
+            browsed = (cat >= 0) & (cat == block.browse[r])
             fav = (cat >= 0) & (cat == block.favourite[r])
-            browsing = block.browse[r] >= 0
-            reason[fav & browsing] = [
-                f"popular in {names[c]}, the category you are browsing" for c in cat[fav & browsing]
-            ]
-            reason[fav & ~browsing] = [
-                f"popular in your favourite category {names[c]}" for c in cat[fav & ~browsing]
-            ]
-            seg = block.segment[r]
-            in_seg = (reason == "") & (seg >= 0)
-            reason[in_seg] = [f"popular with customers in {self.segments_[g]}" for g in seg[in_seg]]
-            reason[reason == ""] = "popular with all customers"
-        due = np.flatnonzero(tier == 2)
-        for j in due:
+            columns = zip(
+                (with_bought > 0).tolist(), bought.tolist(), (with_viewed > 0).tolist(),
+                viewed.tolist(), browsed.tolist(), fav.tolist(), cat.tolist(), strict=True,
+            )  # fmt: skip
+            product = self.names_
+            text[:] = [
+                f"bought together with {product[b]}" if has_b
+                else f"viewed together with {product[v]}" if has_v
+                else f"matches {names[c]}, the category you are browsing" if in_browse
+                else f"popular in your favourite category {names[c]}" if in_fav
+                else "chosen by customers with tastes like yours"
+                for has_b, b, has_v, v, in_browse, in_fav, c in columns
+            ]  # fmt: skip
+        else:
+            fav = ((cat >= 0) & (cat == block.favourite[r])).tolist()
+            browsing = (block.browse[r] >= 0).tolist()
+            segments = self.segments_
+            columns = zip(fav, browsing, block.segment[r].tolist(), cat.tolist(), strict=True)
+            text[:] = [
+                (f"popular in {names[c]}, the category you are browsing" if browse
+                 else f"popular in your favourite category {names[c]}") if in_fav
+                else f"popular with customers in {segments[g]}" if g >= 0
+                else "popular with all customers"
+                for in_fav, browse, g, c in columns
+            ]  # fmt: skip
+        for j in np.flatnonzero(tier == 2).tolist():
             days = block.overdue.get((int(r[j]), int(item[j])), float("nan"))
             every = self.interval_days_[item[j]]
-            reason[j] = (
+            text[j] = (
                 f"time to restock: last bought {days:.0f} days ago, usually every {every:.0f} days"
             )
-        return reason
+        return text
 
     # -- storage ----------------------------------------------------------------------------------
     _ARRAYS = (
