@@ -401,6 +401,18 @@ def _search_one(keys, coarse, q):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
+def _union(items, i, pool):  # pragma: no cover (compiled)
+    """User ``i``'s items over every generator's list, sorted, each once (``pool``: room)."""
+    m = 0
+    for g in range(items.shape[0]):
+        for p in range(items.shape[2]):
+            if items[g, i, p] >= 0:
+                pool[m] = items[g, i, p]
+                m += 1
+    return np.unique(pool[:m])
+
+
+@numba.njit(cache=True, nogil=True)
 def _candidate_rows(
     rows, items, scores,
     item_users, item_recent, item_last, item_first, time_keys, time_coarse, item_extra,
@@ -415,14 +427,7 @@ def _candidate_rows(
     pool = np.empty(n_gen * width, dtype=np.int64)
     counts = np.zeros(b, dtype=np.int64)
     for i in range(b):  # first the number of candidates of each user
-        m = 0
-        for g in range(n_gen):
-            for p in range(width):
-                if items[g, i, p] >= 0:
-                    pool[m] = items[g, i, p]
-                    m += 1
-        got = np.unique(pool[:m])
-        counts[i] = len(got)
+        counts[i] = len(_union(items, i, pool))
     total = counts.sum()
     out_row = np.empty(total, dtype=np.int64)
     out_item = np.empty(total, dtype=np.int64)
@@ -431,13 +436,7 @@ def _candidate_rows(
     at = 0
     for i in range(b):
         r = rows[i]
-        m = 0
-        for g in range(n_gen):
-            for p in range(width):
-                if items[g, i, p] >= 0:
-                    pool[m] = items[g, i, p]
-                    m += 1
-        cand = np.unique(pool[:m])
+        cand = _union(items, i, pool)
         block = f[at : at + len(cand)]
         block[:, : 2 * n_gen + 1] = np.nan
         block[:, 2 * n_gen] = 0.0

@@ -79,9 +79,8 @@ class Forest:
         def add(node: dict[str, Any]) -> int:
             at = len(columns["feature"])
             if "split_feature" not in node:  # a leaf
-                for k, v in zip(_COLUMNS, (-1, 0.0, False, 0, -1, -1), strict=False):
+                for k, v in {**_LEAF, "value": float(node["leaf_value"])}.items():
                     columns[k].append(v)
-                columns["value"].append(float(node["leaf_value"]))
                 return at
             if node.get("decision_type") != "<=":
                 raise RecommendInputError(
@@ -128,6 +127,14 @@ class Forest:
 
 
 _COLUMNS = ("feature", "threshold", "default_left", "missing", "left", "right", "value")
+_LEAF = {
+    "feature": -1,
+    "threshold": 0.0,
+    "default_left": False,
+    "missing": 0,
+    "left": -1,
+    "right": -1,
+}
 
 
 def _walk_rows(X, feature, threshold, default_left, missing, left, right, value, roots, out):

@@ -158,14 +158,14 @@ class ServingRanker:
         )
 
     # -- scoring -------------------------------------------------------------------------------
-    def _scores(self, j: int, u: UserRows) -> np.ndarray:
-        """Generator ``j``'s scores ``(n_users, n_items)`` for the users ``u``."""
+    def _scores(self, j: int, u: UserRows, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """Generator ``j``'s scores ``(n_users, n_items)`` for the users ``u`` (whose row
+        pointers and items, as int64, are ``indptr`` and ``indices``)."""
         form, model = self.forms[j], self.models[j]
         n, b = self.n_items, u.n_users
         if form["kind"] == "constant":
             return np.broadcast_to(model, (b, n)).copy()
         values = u.profile(form["half_life"], form["decay_by"], max_items=form["max_items"])
-        indptr, indices = u.indptr.astype(np.int64), u.indices.astype(np.int64)
         if form["kind"] == "content":
             return content_scores(model, indptr, indices, values)
         # Each user's sums run over their entries in stored order, alike for one user and
@@ -194,8 +194,10 @@ class ServingRanker:
         seen_rows = np.repeat(np.arange(b), np.diff(u.indptr))
         lists = []
         first = None
+        indptr = np.asarray(u.indptr, dtype=np.int64)
+        indices = np.asarray(u.indices, dtype=np.int64)
         for j in range(len(self.forms)):
-            s = self._scores(j, u)
+            s = self._scores(j, u, indptr, indices)
             if j == 0 and fallback:
                 first = s.copy()
             s[seen_rows, u.indices] = -np.inf
