@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from nextbest.config import FeatureSettings
 from nextbest.features import build_snapshot, default_as_of
 from nextbest.features.incremental import update_snapshot
-from nextbest.features.store import SNAPSHOT_TABLE
+from nextbest.features.store import current_parts, load_snapshot
 from nextbest.ingest import ingest
 from nextbest.synth import generate, write_store
 from nextbest.warehouse import Warehouse
@@ -30,9 +29,7 @@ def store_wh(tmp_path_factory) -> Warehouse:
 
 
 def stored(wh: Warehouse, as_of: dt.datetime) -> pd.DataFrame:
-    t = wh.table(SNAPSHOT_TABLE)
-    t = t.filter(t.as_of == ibis.literal(as_of, type="timestamp(6)")).order_by("customer_id")
-    return wh.to_pandas(t).drop(columns="as_of").reset_index(drop=True)
+    return load_snapshot(wh, as_of).drop(columns="as_of").reset_index(drop=True)
 
 
 def mismatches(full: pd.DataFrame, got: pd.DataFrame) -> dict[str, int]:
@@ -98,3 +95,37 @@ def test_full_build_when_the_state_cannot_be_used(store_wh):
     assert late.mode == "full" and "changed" in late.reason
     full = wh.to_pandas(build_snapshot(wh, late.as_of, changed)).reset_index(drop=True)
     assert mismatches(full, stored(wh, late.as_of)[full.columns]) == {}
+
+
+def test_daily_steps_patch_the_snapshot_and_compact_it(store_wh):
+    wh = store_wh
+    first = default_as_of(wh) - dt.timedelta(days=12)
+    update_snapshot(wh, first, full=True)
+    days = [first + dt.timedelta(days=i) for i in range(1, 9)]
+    for day in days:
+        assert update_snapshot(wh, day).mode == "incremental"
+    written = [p for day in days for p in current_parts(wh, day).values()]
+    customers = len(stored(wh, days[-1]))
+    patches = [p for p in written if p.parent is not None]
+    assert patches and all(p.rows < customers for p in patches)
+    # a family whose patches added up to its full part was written in full again
+    compacted = [p for p in written if p.parent is None]
+    assert compacted
+    for day in (days[-1], days[-4]):  # the last day, and an earlier one of the chain
+        full = wh.to_pandas(build_snapshot(wh, day)).reset_index(drop=True)
+        assert mismatches(full, stored(wh, day)[full.columns]) == {}
+
+
+def test_an_edited_birth_date_rebuilds_the_state(store_wh):
+    wh = store_wh
+    day = default_as_of(wh) - dt.timedelta(days=5)
+    update_snapshot(wh, day, full=True)
+    wh.raw_sql(
+        "UPDATE customers SET birth_date = DATE '1990-01-01' WHERE customer_id = "
+        "(SELECT min(customer_id) FROM customers WHERE signup_at < ?)",
+        params=[day],
+    )
+    nxt = update_snapshot(wh, day + dt.timedelta(days=1))
+    assert nxt.mode == "full" and "customer profiles" in nxt.reason
+    full = wh.to_pandas(build_snapshot(wh, nxt.as_of)).reset_index(drop=True)
+    assert mismatches(full, stored(wh, nxt.as_of)[full.columns]) == {}

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from nextbest.features import build_snapshot, default_as_of
-from nextbest.features.store import list_snapshots, load_snapshot, save_snapshot
+from nextbest.features.store import list_snapshots, load_snapshot, rows_table, save_snapshot
 from nextbest.ingest import ingest
 from nextbest.synth import generate, write_store
 from nextbest.warehouse import Warehouse
@@ -157,7 +157,8 @@ def test_snapshots_are_stored_by_as_of_and_replaced(store) -> None:
     assert save_snapshot(store, AS_OF + dt.timedelta(days=10)) == 2
     assert save_snapshot(store, AS_OF) == 2
     assert list_snapshots(store) == [AS_OF, AS_OF + dt.timedelta(days=10)]
-    assert store.count("feature_snapshots") == 4
+    # the replaced snapshot's rows are gone: 2 customers x 2 snapshots per family
+    assert store.count(rows_table("rfm")) == 4
     one = load_snapshot(store, AS_OF, customer_id="C1")
     assert one["frequency"].tolist() == [3]
     assert load_snapshot(store)["as_of"].iloc[0] == AS_OF + dt.timedelta(days=10)

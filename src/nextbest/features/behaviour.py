@@ -32,11 +32,11 @@ def _declared(ctx: Context) -> list[Feature]:
     half = f"{ctx.settings.half_life_days:g}"
     return [
         *out,
-        Feature("days_since_last_event", "days since the last event"),
-        Feature("days_since_last_abandonment", "days since the last abandoned cart"),
+        Feature("days_since_last_event", "days since the last event", per_day=1),
+        Feature("days_since_last_abandonment", "days since the last abandoned cart", per_day=1),
         Feature("avg_session_minutes", "mean session length (first to last event)"),
         Feature("bounce_rate", "share of sessions with a single event"),
-        Feature("activity_score", f"events weighted 2^(-age/{half} days)", fill=0),
+        Feature("activity_score", f"events weighted 2^(-age/{half} days)", fill=0, decays=True),
     ]
 
 

@@ -13,7 +13,7 @@ FEATURES = [
     count("messages_sent", "messages sent before as_of"),
     Feature("open_rate", "share of sent messages opened"),
     Feature("click_rate", "share of sent messages clicked"),
-    Feature("days_since_last_open", "days since the last opened message"),
+    Feature("days_since_last_open", "days since the last opened message", per_day=1),
     Feature(
         "engagement_score",
         "0-1: decayed opens and clicks (a click counts double) per decayed send",

@@ -5,20 +5,27 @@ from (tables ``feature_state_*``):
 
 - per customer: lifetime counts and sums, first and last times, the running mean
   and spread of inter-purchase gaps, session totals, message counts, and decayed
-  sums (activity, sends, hits) valid at the customer's reference time ``ref``;
-- daily per-customer rollups (orders, spend, views, carts, searches, session ends,
-  abandoned carts), so a sliding window adds the new days and drops the expiring
-  ones;
+  sums (activity, sends, hits);
+- per customer the windowed counts and sums (orders, spend, views, carts,
+  searches, sessions, abandoned carts over each window), and the daily rollups
+  they are made of, so a sliding window adds the new days and drops the ones
+  leaving it;
 - per session its first and last event and size (sessions may cross midnight);
 - per customer and category or brand the decayed activity, per customer and
   category the price paid, and per category its event count (the top categories).
 
+Decayed sums are kept relative to a fixed *anchor* time: an event at ``t`` adds
+``2^((t - anchor)/half-life)``, and the value at ``B`` is the sum times
+``2^(-(B - anchor)/half-life)``, so new weights are added without touching the old.
+
 Advancing from ``A`` to ``B`` reads only the rows with times in ``[A, B)`` (and the
-carts whose outcome became known), merges them into the state, and derives the
-snapshot at ``B``: windows are the old value plus the new days minus the expired
-ones; decayed sums are multiplied down by ``2^(-(B - ref)/half-life)`` and added to.
-Only customers with new data get new state rows. Families without an incremental
-form (custom features, user modules) are computed in full at ``B``.
+carts whose outcome became known), merges them into the state (only customers with
+new data, or with days leaving a window, get new state rows), and stores the
+snapshot at ``B`` as patches on the one at ``A`` (see
+:mod:`nextbest.features.store`): per family, the rows of the customers whose
+values changed other than by time passing. Families without an incremental form
+(custom features, user modules) are stored in full at ``B``, and so is a family
+whose patches have grown as large as the full part they build on.
 
 A step runs the same statements every day; only ``A`` and ``B`` change. They are
 compiled once (with ``A`` and ``B`` read from a one-row parameters table) and kept
@@ -31,7 +38,8 @@ modules are compiled each time.
 The result equals a full recompute (tests prove it on random days). The state is
 rebuilt in full instead when that cannot hold: no state yet, changed feature
 settings, an ``as_of`` that is not a later midnight, rows added before the state's
-``as_of`` since it was made, or a changed product catalogue; the result says which.
+``as_of`` since it was made, changed customer profiles or product catalogue, or a
+replaced snapshot at ``A``; the result says which.
 
 >>> import datetime as dt, tempfile, pathlib
 >>> from nextbest.warehouse import Warehouse
@@ -50,7 +58,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +68,19 @@ from nextbest.config import FeatureSettings
 from nextbest.features.behaviour import abandoned_carts, finish_behaviour
 from nextbest.features.context import Context
 from nextbest.features.engagement import finish_engagement
-from nextbest.features.lifecycle import lifecycle_from
+from nextbest.features.lifecycle import lifecycle_from, next_birthday
 from nextbest.features.preferences import preferences_from, weighted_activity
-from nextbest.features.registry import REGISTRY
+from nextbest.features.registry import REGISTRY, Feature
 from nextbest.features.rfm import finish_rfm
-from nextbest.features.snapshot import build_snapshot, typed
-from nextbest.features.store import SNAPSHOT_TABLE, save_snapshot
+from nextbest.features.snapshot import assemble, typed
+from nextbest.features.store import (
+    PARTS_TABLE,
+    NewPart,
+    Part,
+    current_parts,
+    save_snapshot,
+    write_snapshot,
+)
 from nextbest.schema import TABLES
 from nextbest.warehouse import Warehouse
 from nextbest.warehouse.statements import Statements, schema_key
@@ -73,19 +88,12 @@ from nextbest.warehouse.writes import overwrite
 
 __all__ = ["Update", "update_snapshot"]
 
-# families whose rows carry over unchanged for customers without new data, but for:
-CARRIED = ("rfm", "behaviour", "preferences", "engagement")
-AGES = {  # days since something: grow by the days passed
-    "recency_days": 1,
-    "days_since_last_event": 1,
-    "days_since_last_abandonment": 1,
-    "days_since_last_open": 1,
-    "expected_days_to_next": -1,
-}
-DECAYED = {"activity_score"}  # decayed sums: shrink by 2^(-days/half-life)
+# the families whose rows a step writes as patches (the others are written in full)
+INCREMENTAL = ("rfm", "behaviour", "preferences", "engagement", "lifecycle")
 # the families whose queries only depend on as_of through the context's cut
 # (lifecycle is compiled each time; families from user modules turn the cache off)
-BUILT_IN = (*CARRIED, "lifecycle", "custom")
+BUILT_IN = (*INCREMENTAL, "custom")
+MAX_DEPTH = 32  # patches on one full part at most (bounds what a read goes through)
 
 CUSTOMERS = "feature_state_customers"
 DAILY = "feature_state_daily"
@@ -93,10 +101,13 @@ SESSIONS = "feature_state_sessions"
 AFFINITY = "feature_state_affinity"
 PRICES = "feature_state_prices"
 CATEGORIES = "feature_state_categories"
+WINDOWS = "feature_state_windows"
 META = "feature_state_meta"
-STATE_TABLES = (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES)
+STATE_TABLES = (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES, WINDOWS)
 
+STATE_VERSION = 2  # the layout of the state tables (older states are rebuilt)
 LN2 = 0.6931471805599453
+MAX_HALF_LIVES = 500  # from the anchor (2^500: far from overflowing a float)
 TS = "timestamp(6)"
 
 # daily rollup column -> the windowed feature it sums to
@@ -146,7 +157,7 @@ STATE: dict[str, tuple[str, str]] = {
     "first_order": ("d_first", "min"),
     "last_order": ("d_last", "max"),
     "last_event": ("d_last_event", "max"),
-    "activity": ("d_activity", "decay"),
+    "activity": ("d_activity", "add"),
     "n_sessions": ("d_sessions", "add"),
     "session_minutes": ("d_minutes", "add"),
     "bounces": ("d_bounces", "add"),
@@ -155,8 +166,8 @@ STATE: dict[str, tuple[str, str]] = {
     "opened": ("d_opened", "add"),
     "clicked": ("d_clicked", "add"),
     "last_open": ("d_last_open", "max"),
-    "w_sent": ("d_w_sent", "decay"),
-    "w_hit": ("d_w_hit", "decay"),
+    "w_sent": ("d_w_sent", "add"),
+    "w_hit": ("d_w_hit", "add"),
     "lined_orders": ("d_lined", "add"),
     "discounted_orders": ("d_discounted", "add"),
 }
@@ -204,21 +215,22 @@ def update_snapshot(
     if since is None:
         step = _Step(wh, None, as_of, settings, Statements(wh, None))
         step.stage_state()
-        snapshot = build_snapshot(wh, as_of, settings)
         with wh.transaction():
             step.write_state()
-            rows = _store_full(wh, snapshot, as_of)
-            meta = _meta(as_of, settings, step.top_categories(), rows, check.guards)
+            rows = save_snapshot(wh, as_of, settings)
+            parts = current_parts(wh, as_of)
+            meta = _meta(as_of, as_of, settings, step.top_categories(), parts, check.guards)
             overwrite(wh, META, ibis.memtable({k: [v] for k, v in meta.items()}))
             run.save()
     else:
         step = _Step(wh, since, as_of, settings, run)
         step.stage_state()
-        step.stage_snapshot(check.categories)
+        step.stage_parts(check.categories, check.parents)
         with wh.transaction():
-            rows = step.store_snapshot()
+            parts = step.store_parts()
             step.write_state()
-            meta = _meta(as_of, settings, step.top_categories(), rows, check.guards)
+            anchor = check.anchor or as_of
+            meta = _meta(as_of, anchor, settings, step.top_categories(), parts, check.guards)
             run.execute("meta:delete", lambda: f'DELETE FROM "{META}"')
             columns = ", ".join(f'"{c}"' for c in meta)
             marks = ", ".join("?" for _ in meta)
@@ -228,19 +240,10 @@ def update_snapshot(
                 params=list(meta.values()),
             )
             run.save()
+        rows = int(check.guards["customers"])
     wh.clear_scratch()
     mode = "full" if since is None else "incremental"
     return Update(as_of, rows, mode, since, reason)
-
-
-def _store_full(wh: Warehouse, snapshot: ibis.Table, as_of: dt.datetime) -> int:
-    """Store a fully built snapshot as the slice ``as_of``; its rows."""
-    stamped = snapshot.select(
-        as_of=ibis.literal(as_of, type=TS), **{c: snapshot[c] for c in snapshot.columns}
-    )
-    wh.replace_slice(SNAPSHOT_TABLE, stamped, "as_of", as_of)
-    t = wh.table(SNAPSHOT_TABLE)
-    return int(wh.execute(t.filter(t.as_of == ibis.literal(as_of, type=TS)).count()))
 
 
 # -- when the state can be used ----------------------------------------------------------
@@ -268,15 +271,16 @@ def _job_key(wh: Warehouse, settings: FeatureSettings) -> str | None:
     from user modules may read ``as_of`` in ways a stored query would not follow)."""
     if settings.modules or any(f.name not in BUILT_IN for f in REGISTRY):
         return None
-    tables = [*TABLES, *STATE_TABLES, META, SNAPSHOT_TABLE]
+    tables = [*TABLES, *STATE_TABLES, META, PARTS_TABLE]
     return json.dumps(
         ["incremental", _code_key(), settings.model_dump_json(), schema_key(wh, tables)]
     )
 
 
 def _guards(run: Statements) -> ibis.Table:
-    """Row counts before the parameters ``since`` and ``as_of`` and a catalogue
-    fingerprint (what must not change), as one row."""
+    """Row counts before the parameters ``since`` and ``as_of``, fingerprints of the
+    customer profiles known then and of the catalogue (what must not change), as one
+    row."""
     wh = run.wh
     cuts = {when: run.param(when) for when in ("since", "as_of")}
     values: dict[str, ibis.Value] = {}
@@ -296,6 +300,13 @@ def _guards(run: Statements) -> ibis.Table:
             .fill_null(0)
             for when, cut in cuts.items()
         }
+        if name == "customers":  # and what the lifecycle features read of them
+            profile = t.customer_id.concat(
+                "|", t.signup_at.cast("string").fill_null(""), "|", t.birth_date.cast("string")
+            ).fill_null(t.customer_id)
+            for when, cut in cuts.items():
+                known = t.signup_at.isnull() | (t.signup_at < cut)
+                counted[f"profiles_{when}"] = ibis.ifelse(known, profile.hash(), 0).sum()
         row = t.aggregate(**counted)
         values.update({c: row[c].as_scalar() for c in counted})
     p = wh.table("products")
@@ -308,22 +319,26 @@ def _guards(run: Statements) -> ibis.Table:
 def _guard_values(row: dict[str, Any], when: str) -> dict[str, str]:
     out = {name: str(row[f"{name}_{when}"]) for name in ("orders", "events", "messages")}
     out["customers"] = str(row[f"customers_{when}"])
+    out["profiles"] = str(row[f"profiles_{when}"] or 0)
     out["products"] = f"{row['products_n']}:{row['products_hash'] or 0}"
     return out
 
 
 def _meta(
     as_of: dt.datetime,
+    anchor: dt.datetime,
     settings: FeatureSettings,
     categories: list[str],
-    rows: int,
+    parts: dict[str, Part],
     guards: dict[str, str],
 ) -> dict[str, Any]:
     return {
-        "rows": rows,
+        "parts": json.dumps({name: p.part for name, p in parts.items()}),
         "categories": json.dumps(categories),
         "as_of": as_of,
+        "anchor": anchor,
         "settings": _settings_key(settings),
+        "version": STATE_VERSION,
         "guards": json.dumps(guards),
     }
 
@@ -334,13 +349,16 @@ def _midnight(t: dt.datetime) -> bool:
 
 @dataclass
 class _Check:
-    """Whether the state can grow to ``as_of``: its ``as_of`` (``since``) and top
-    categories, else why not; and the guards as of ``as_of`` (for the next check)."""
+    """Whether the state can grow to ``as_of``: its ``as_of`` (``since``), top
+    categories and snapshot parts, else why not; and the guards as of ``as_of`` (for
+    the next check)."""
 
     since: dt.datetime | None
     reason: str
     categories: list[str]
     guards: dict[str, str]
+    parents: dict[str, Part] = field(default_factory=dict)
+    anchor: dt.datetime | None = None  # what the state's decayed sums are relative to
 
 
 def _state_usable(
@@ -352,7 +370,8 @@ def _state_usable(
     if META in wh.list_tables():
         meta = run.query("meta", lambda: wh.table(META))[0]
     since = meta["as_of"] if meta is not None else as_of
-    run.bind(since=(since, TS), as_of=(as_of, TS))
+    anchor = meta.get("anchor") if meta is not None else None
+    run.bind(since=(since, TS), as_of=(as_of, TS), anchor=(anchor or as_of, TS))
     row = run.query("guards", lambda: _guards(run))[0]
     guards = _guard_values(row, "as_of")
 
@@ -361,21 +380,20 @@ def _state_usable(
 
     if meta is None:
         return no("no feature state yet")
+    if meta.get("version") != STATE_VERSION:
+        return no("the feature state was made by another version")
     if meta["settings"] != _settings_key(settings):
         return no("feature settings changed")
     if as_of <= since:
         return no(f"as_of {as_of} is not after the state's {since}")
-    if meta["rows"]:
-        snapshots = wh.table(SNAPSHOT_TABLE)
-        kept = run.query(
-            "kept",
-            lambda: snapshots.filter(snapshots.as_of == run.param("since")).count().as_table(),
-        )
-        if not next(iter(kept[0].values())):
-            return no(f"the snapshot as of {since} is gone")
+    if (as_of - meta["anchor"]).days > MAX_HALF_LIVES * settings.half_life_days:
+        return no(f"the decayed sums' anchor {meta['anchor']} is too far back")
+    parents = current_parts(wh, since)
+    if {name: p.part for name, p in parents.items()} != json.loads(meta["parts"]):
+        return no(f"the snapshot as of {since} is gone or was replaced")
     if json.loads(meta["guards"]) != _guard_values(row, "since"):
-        return no(f"data before {since} or the product catalogue changed")
-    return _Check(since, "", json.loads(meta["categories"]), guards)
+        return no(f"data before {since}, customer profiles or the product catalogue changed")
+    return _Check(since, "", json.loads(meta["categories"]), guards, parents, meta["anchor"])
 
 
 # -- one step: the state at A plus the rows in [A, B) -------------------------------------
@@ -393,10 +411,9 @@ def _greatest(a: ibis.Value, b: ibis.Value) -> ibis.Value:
     return ibis.greatest(a.fill_null(b), b.fill_null(a))
 
 
-def _variant(categories: list[str], everyone: bool) -> str:
-    """A short name for the snapshot's shape (its affinity columns, whose rows)."""
-    text = json.dumps([categories, everyone])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def _variant(categories: list[str]) -> str:
+    """A short name for the preferences' shape (their affinity columns)."""
+    return hashlib.sha256(json.dumps(categories).encode()).hexdigest()[:16]
 
 
 class _Step:
@@ -419,8 +436,7 @@ class _Step:
         self.run = run
         self.fresh = since is None  # building the state from nothing
         self._top: list[str] | None = None
-        self._variant = ""
-        self._everyone = False
+        self._parts: list[NewPart] = []
         self._state: dict[str, ibis.Table] = {}
         if not self.fresh:
             # the context's cut is the literal as_of: compiled, it reads the parameter
@@ -465,9 +481,16 @@ class _Step:
     def _new(self, t: ibis.Table, column: str) -> ibis.Table:
         return t if self.fresh else t.filter(t[column] >= self.A)
 
-    def _decay_factor(self, ref: ibis.Value) -> ibis.Value:
-        """2^(-(as_of - ref)/half-life): carries a decayed sum from ``ref`` to ``as_of``."""
-        return (-self.ctx.age_days(ref) * (LN2 / self.ctx.settings.half_life_days)).exp()
+    def _growth(self) -> ibis.Value:
+        """2^((as_of - anchor)/half-life): what a weight decayed to ``as_of`` is
+        multiplied by to be kept relative to the state's fixed anchor, so sums of
+        weights from different days add up without being decayed again."""
+        if self.fresh:
+            return ibis.literal(1.0)
+        return (self.ctx.age_days(self.run.param("anchor")) * self._per_day()).exp()
+
+    def _per_day(self) -> float:
+        return LN2 / self.ctx.settings.half_life_days
 
     def _days(self) -> ibis.Value:
         """Days from ``A`` to ``B``."""
@@ -481,12 +504,13 @@ class _Step:
         run.stage("carts", self._abandoned)
         run.stage("delta", self._customer_delta)
         run.stage("daily_delta", self._daily_delta)
-        if not self.fresh:
-            run.stage("windows", self._window_delta)
         run.stage("customers", self._merged_customers)
         run.stage("affinity", self._merged_affinity)
         run.stage("prices", self._merged_prices)
         run.stage("daily", self._merged_daily)
+        if not self.fresh:
+            run.stage("leaving", self._leaving)
+        run.stage("windows", self._merged_windows)
         run.stage("categories", self._merged_categories)
 
     # ---- deltas ----
@@ -561,7 +585,8 @@ class _Step:
         )
         e = self.events
         events = e.group_by("customer_id").aggregate(
-            d_last_event=e.occurred_at.max(), d_activity=ctx.decay(e.occurred_at).sum()
+            d_last_event=e.occurred_at.max(),
+            d_activity=(ctx.decay(e.occurred_at) * self._growth()).sum(),
         )
         s = self._t("sessions")
         existed = s.o_events.notnull()
@@ -614,7 +639,7 @@ class _Step:
             new_sent = m.sent_at >= a
             opened = (m.opened_at < b).fill_null(False) & (new_sent | (m.opened_at >= a))
             clicked = (m.clicked_at < b).fill_null(False) & (new_sent | (m.clicked_at >= a))
-        w = ctx.decay(m.sent_at)
+        w = ctx.decay(m.sent_at) * self._growth()
         t = m.group_by("customer_id").aggregate(
             d_sent=new_sent.cast("int64").sum(),
             d_opened=opened.cast("int64").sum(),
@@ -681,69 +706,22 @@ class _Step:
     def _window_names(self) -> list[str]:
         return [f"{feat}_{w}d" for w in self.ctx.settings.windows for feat in ROLLUPS.values()]
 
-    def _window_delta(self) -> ibis.Table:
-        """Per customer how each windowed feature changes: new days in, expired days out."""
-        windows = self.ctx.settings.windows
-        a, b = self.A.date(), self.B.date()
-        back = {w: ibis.interval(days=w) for w in windows}
-        dd = self._t("daily_delta")
-        old = self.old(DAILY)
-        expiring = [(old.day >= a - back[w]) & (old.day < b - back[w]) for w in windows]
-        old = old.filter(ibis.or_(*expiring))
-        added = dd.select(
-            "customer_id",
-            **{
-                f"{feat}_{w}d": ibis.ifelse(dd.day >= b - back[w], dd[col], 0)
-                for w in windows
-                for col, feat in ROLLUPS.items()
-            },
-        )
-        expired = old.select(
-            "customer_id",
-            **{
-                f"{feat}_{w}d": ibis.ifelse(
-                    (old.day >= a - back[w]) & (old.day < b - back[w]), -old[col], 0
-                )
-                for w in windows
-                for col, feat in ROLLUPS.items()
-            },
-        )
-        u = added.union(expired)
-        return u.group_by("customer_id").aggregate(**{n: u[n].sum() for n in self._window_names()})
-
     # ---- merged state rows --------------------------------------------------------------
     def _merged_customers(self) -> ibis.Table:
         d = self._t("delta")
         if self.fresh:
             j = d
-            old = {name: ibis.null() for name in (*STATE, "ref", "gap_n", "gap_mean", "gap_m2")}
+            old = {name: ibis.null() for name in (*STATE, "gap_n", "gap_mean", "gap_m2")}
         else:
             s = self.old(CUSTOMERS)
             s = s.rename(**{f"s_{c}": c for c in s.columns if c != "customer_id"})
             j = d.left_join(s, "customer_id").drop("customer_id_right")
             old = {c[2:]: j[c] for c in s.columns if c != "customer_id"}
-        factor = self._decay_factor(old["ref"]) if not self.fresh else ibis.literal(0.0)
-        # decayed sums are kept valid at ``ref``; it moves to as_of with new events
-        # (their category and brand scores are rewritten then), else it stays and
-        # what is added is carried back to it
-        moves = (
-            j.d_last_event.notnull() | old["ref"].isnull() | (factor < 1e-100)
-            if not self.fresh
-            else ibis.literal(True)
-        )
         merged: dict[str, ibis.Value] = {}
         for name, (delta, how) in STATE.items():
             new, prev = j[delta], old[name]
-            if how == "add":
+            if how == "add":  # decayed sums too: they are kept relative to the anchor
                 merged[name] = new.fill_null(0) + (prev.fill_null(0) if not self.fresh else 0)
-            elif how == "decay" and self.fresh:
-                merged[name] = new.fill_null(0.0)
-            elif how == "decay":
-                merged[name] = ibis.ifelse(
-                    moves,
-                    new.fill_null(0.0) + (prev * factor).fill_null(0.0),
-                    prev.fill_null(0.0) + new.fill_null(0.0) / factor,
-                )
             elif how == "min":
                 merged[name] = new if self.fresh else _least(new, prev)
             else:
@@ -763,7 +741,6 @@ class _Step:
         m2_all = q1 + q2 + ibis.ifelse(n > 0, (m2 - m1) ** 2 * n1 * n2 / n.nullif(0), 0.0)
         return j.select(
             "customer_id",
-            ref=self.B if self.fresh else ibis.ifelse(moves, self.B, old["ref"]).cast(TS),
             gap_n=n.cast("int64"),
             gap_mean=mean,
             gap_m2=m2_all,
@@ -778,21 +755,13 @@ class _Step:
         act = weighted_activity(self.ctx, self.events)
         parts = [
             act.filter(act[kind].notnull()).select(
-                "customer_id", kind=ibis.literal(kind), key=act[kind], score=act._w
+                "customer_id", kind=ibis.literal(kind), key=act[kind], score=act._w * self._growth()
             )
             for kind in ("category", "brand")
         ]
         if not self.fresh:
-            merged = self._t("customers")
-            moved = merged.filter(merged.ref == self.B)
-            old = self.old(AFFINITY).semi_join(moved, "customer_id")
-            refs = self.old(CUSTOMERS).select("customer_id", "ref")
-            old = old.inner_join(refs, "customer_id")
-            parts.append(
-                old.select(
-                    "customer_id", "kind", "key", score=old.score * self._decay_factor(old.ref)
-                )
-            )
+            new = ibis.union(*parts)
+            parts.append(self.old(AFFINITY).semi_join(new, ["customer_id", "kind", "key"]))
         u = ibis.union(*parts)
         return u.group_by(["customer_id", "kind", "key"]).aggregate(score=u.score.sum())
 
@@ -845,17 +814,21 @@ class _Step:
         changed rows when the state grows, else whole tables."""
         writes = [
             (CUSTOMERS, "customers", ["customer_id"]),
-            # every score of a customer whose ref moved is rewritten
-            (AFFINITY, "affinity", ["customer_id"]),
+            (AFFINITY, "affinity", ["customer_id", "kind", "key"]),
             (PRICES, "prices", ["customer_id", "category"]),
             (DAILY, "daily", ["customer_id", "day"]),
             (SESSIONS, "sessions", ["customer_id", "session_id"]),
+            (WINDOWS, "windows", ["customer_id"]),
         ]
         if self.fresh:
             sessions = ["customer_id", "session_id", "first", "last", "events"]
             for name, scratch, _ in writes:
                 rows = self._t(scratch)
-                overwrite(self.wh, name, rows.select(*sessions) if name == SESSIONS else rows)
+                if name == SESSIONS:
+                    rows = rows.select(*sessions)
+                elif name == DAILY:  # by day: a step reads the days leaving the windows
+                    rows = rows.order_by("day")
+                overwrite(self.wh, name, rows)
             overwrite(self.wh, CATEGORIES, self._t("categories"))
             return
         for name, scratch, keys in writes:
@@ -863,158 +836,195 @@ class _Step:
         self.run.execute(f"delete:{CATEGORIES}", lambda: f'DELETE FROM "{CATEGORIES}"')
         self.run.insert(f"insert:{CATEGORIES}", CATEGORIES, lambda: self._t("categories"))
 
-    def _after(self, name: str, rows: ibis.Table, keys: list[str]) -> ibis.Table:
-        """State table ``name`` as it is after this step."""
+    def _after(self, name: str, rows: ibis.Table, keys: list[str], who: ibis.Table) -> ibis.Table:
+        """The rows of state table ``name`` of the customers in ``who`` after this step
+        (``rows``: the merged ones)."""
+        rows = rows.semi_join(who, "customer_id")
         if self.fresh:
             return rows
-        return self.old(name).anti_join(rows, keys).union(rows.select(*self.old(name).columns))
+        old = self.old(name).semi_join(who, "customer_id").anti_join(rows, keys)
+        return old.union(rows.select(*old.columns))
 
-    def stage_snapshot(self, old_categories: list[str]) -> None:
-        """Stage the snapshot at ``as_of`` (before the merged state is written).
-
-        Customers with new data (and new sign-ups) get their rows from the merged
-        state; every other row is yesterday's moved forward: ages grow by the days
-        passed, decayed scores shrink, windows drop their expired days. When the top
-        categories changed, every customer's row comes from the state.
-        """
-        top = self.top_categories()
-        everyone = set(top) != set(old_categories)
-        self._variant = _variant(top, everyone)
-        run = self.run
-        run.stage("changed", lambda: self._changed(everyone), label=f"changed:{everyone}")
-        run.stage("lifecycle", self._lifecycle, cache=False)
-        self._everyone = everyone
-
-    def _changed(self, everyone: bool) -> ibis.Table:
-        """Per customer whose features come from the state: a flag per family.
-
-        Orders change rfm and price preferences, events (and carts settled in the
-        step) behaviour and category and brand preferences, messages engagement;
-        new sign-ups and, when the top categories changed, everyone get every family.
-        """
-        customers = self.ctx["customers"]
-        every = {name: ibis.literal(True) for name in CARRIED}
-        if everyone:
-            return customers.select("customer_id", **every)
-        d = self._t("delta")
-        events, orders = d.d_last_event.notnull(), d.d_orders.notnull()
-        flags = d.select(
-            "customer_id",
-            rfm=orders,
-            behaviour=events | d.d_last_abandoned.notnull(),
-            preferences=events | orders,
-            engagement=d.d_sent.notnull(),
-        )
-        signed_up = customers.filter(customers.signup_at >= self.A)
-        u = flags.union(signed_up.select("customer_id", **every))
-        return u.group_by("customer_id").aggregate(**{n: u[n].any() for n in CARRIED})
-
-    def _lifecycle(self) -> ibis.Table:
-        """The lifecycle features of every customer (lifetime spend from the state)."""
-        state = self._after(CUSTOMERS, self._t("customers"), ["customer_id"])
-        buyers = state.filter(state.n_orders > 0)
-        spend = buyers.select("customer_id", _spend=buyers.spend, _first=buyers.first_order)
-        return lifecycle_from(self.ctx, spend)
-
-    def _snapshot(self, everyone: bool) -> ibis.Table:
+    def stage_parts(self, old_categories: list[str], parents: dict[str, Part]) -> None:
+        """Stage each family's rows at ``as_of`` (before the merged state is written):
+        a patch on its part in ``parents`` for the customers whose values changed, or
+        every customer's (families without an incremental form, a family whose chain
+        of patches grew as long as its full part, or preferences when the top
+        categories changed)."""
         ctx = self.ctx
         ctx.categories = self.top_categories()
-        old = self.wh.table(SNAPSHOT_TABLE)
-        old = old.filter(old.as_of == self.A).drop("as_of")
-        if everyone:
-            state = self._after(CUSTOMERS, self._t("customers"), ["customer_id"])
-            affinity = self._after(AFFINITY, self._t("affinity"), ["customer_id", "kind", "key"])
-        else:
-            state, affinity = self._t("customers"), self._t("affinity")
-        changed = self._t("changed")
-        families = [f for f in REGISTRY if f.name in CARRIED]
-        moved = self._moved(old, [f for fam in families for f in fam.features(ctx)])
-        flags = changed.rename(**{f"_{n}": n for n in CARRIED})
-        core = ctx["customers"].select("customer_id")
-        core = core.left_join(moved, "customer_id").drop("customer_id_right")
-        core = core.left_join(flags, "customer_id").drop("customer_id_right")
-        values: dict[str, ibis.Value] = {}
-        fresh = self._from_state(changed, state, affinity, old)
-        for fam in families:
-            features = fam.features(ctx)
-            part = typed(fresh[fam.name], features)
-            part = part.rename(**{f"{f.name}__new": f.name for f in features})
-            core = core.left_join(part, "customer_id").drop("customer_id_right")
-            flag = core[f"_{fam.name}"].fill_null(False)
-            for f in features:
-                values[f.name] = ibis.ifelse(flag, core[f"{f.name}__new"], core[f.name])
-        out = core.select("customer_id", **values)
-        parts = [self._t("lifecycle")]
-        parts += [
-            f.compute(ctx)
-            for f in REGISTRY
-            if f.name not in (*CARRIED, "lifecycle") and f.features(ctx)
-        ]
-        for part in parts:
-            out = out.left_join(part, "customer_id").drop("customer_id_right")
-        return typed(out, [f for fam in REGISTRY for f in fam.features(ctx)])
-
-    def store_snapshot(self) -> int:
-        """Store the snapshot as the slice ``as_of`` (inside the caller's transaction,
-        before the merged state is written); its rows."""
+        families = {f.name: f.features(ctx) for f in REGISTRY if f.features(ctx)}
+        full = set()
+        for name, features in families.items():
+            parent = parents.get(name)
+            if (
+                name not in INCREMENTAL
+                or parent is None
+                or [f.name for f in features] != list(parent.columns)
+                or parent.since_full >= parent.full_rows
+                or parent.depth >= MAX_DEPTH
+            ):
+                full.add(name)
+        if set(ctx.categories) != set(old_categories):
+            full.add("preferences")
         run = self.run
-        run.replace_slice(
-            SNAPSHOT_TABLE,
-            lambda: self._snapshot(self._everyone),
-            "as_of",
-            "as_of",
-            label=f"snapshot:{self._variant}",
-        )
+        flagged = sorted(full & set(INCREMENTAL))
+        run.stage("changed", lambda: self._changed(flagged), label=f"changed:{flagged}")
+        run.stage("state", self._changed_state)
+        for name, features in families.items():
+            label = f"part_{name}:{_variant(ctx.categories) if name == 'preferences' else ''}"
+            build = functools.partial(self._family_rows, name, features)
+            run.stage(f"part_{name}", build, label=label, cache=name != "lifecycle")
+        self._parts = [
+            NewPart(
+                name, run.name(f"part_{name}"), features, None if name in full else parents[name]
+            )
+            for name, features in families.items()
+        ]
 
-        def count() -> ibis.Table:
-            t = self.wh.table(SNAPSHOT_TABLE)
-            return t.filter(t.as_of == self.B).count().as_table()
+    def store_parts(self) -> dict[str, Part]:
+        """Store the staged parts as the snapshot at ``as_of`` (inside the caller's
+        transaction, before the merged state is written)."""
+        return write_snapshot(self.wh, self.as_of, self._parts, self.settings.half_life_days)
 
-        return int(next(iter(run.query("rows", count)[0].values())))
+    def _changed(self, full: list[str]) -> ibis.Table:
+        """Per customer whose rows change: a flag per family (lifecycle's birthdays
+        come in :meth:`_lifecycle`).
 
-    def _moved(self, old: ibis.Table, features: list[Any]) -> ibis.Table:
-        """Yesterday's rows of customers without new data, carried to ``as_of``."""
-        days = self._days()
-        shrink = ibis.literal(2.0) ** (-days / self.ctx.settings.half_life_days)
-        delta = self._t("windows")
-        delta = delta.rename(**{f"{c}__d": c for c in delta.columns if c != "customer_id"})
-        t = old.left_join(delta, "customer_id").drop("customer_id_right")
-        windows = set(self._window_names())
-        values: dict[str, ibis.Value] = {}
-        for f in features:
-            col = t[f.name]
-            if f.name in windows:
-                values[f.name] = col + t[f"{f.name}__d"].fill_null(0)
-            elif f.name in AGES:
-                values[f.name] = col + AGES[f.name] * days
-            elif f.name in DECAYED:
-                values[f.name] = col * shrink
-            else:
-                values[f.name] = col
-        return t.select("customer_id", **values)
+        Orders change rfm, price preferences and the loyalty tier; events (and carts
+        settled in the step) behaviour and category and brand preferences; messages
+        engagement; a day leaving a window the windowed rfm or behaviour counts. New
+        sign-ups get every family, and every customer the families in ``full``.
+        """
+        customers = self.ctx["customers"]
+        d = self._t("delta")
+        events, orders = d.d_last_event.notnull(), d.d_orders.notnull()
+        parts = [
+            d.select(
+                "customer_id",
+                rfm=orders,
+                behaviour=events | d.d_last_abandoned.notnull(),
+                preferences=events | orders,
+                engagement=d.d_sent.notnull(),
+                lifecycle=orders,
+            )
+        ]
+        no = dict.fromkeys(INCREMENTAL, ibis.literal(False))
+        leaving = self._t("leaving")
+        bought = (leaving.orders != 0) | (leaving.spend != 0)
+        active = ibis.or_(*[leaving[c] != 0 for c in ROLLUPS if c not in ("orders", "spend")])
+        parts.append(leaving.select("customer_id", **{**no, "rfm": bought, "behaviour": active}))
+        every = dict.fromkeys(INCREMENTAL, ibis.literal(True))
+        signed_up = customers.filter(customers.signup_at >= self.A)
+        parts.append(signed_up.select("customer_id", **every))
+        if full:
+            parts.append(
+                customers.select("customer_id", **{**no, **dict.fromkeys(full, ibis.literal(True))})
+            )
+        u = ibis.union(*parts)
+        return u.group_by("customer_id").aggregate(**{n: u[n].any() for n in INCREMENTAL})
 
-    def _from_state(
-        self, changed: ibis.Table, s: ibis.Table, affinity: ibis.Table, old: ibis.Table
-    ) -> dict[str, ibis.Table]:
-        """Per family its part for the ``changed`` customers flagged for it (one row
-        each, features not yet filled)."""
+    def _lifecycle(self) -> ibis.Table:
+        """The lifecycle rows of the flagged customers and of those whose birthday fell
+        in the step (compiled each time: birthdays follow ``as_of``'s calendar)."""
         ctx = self.ctx
-        names = self._window_names()
-        # the windows (only rfm and behaviour have them): yesterday's plus the change
-        windowed = changed.filter(changed.rfm | changed.behaviour).select("customer_id")
-        windows = windowed.left_join(old.select("customer_id", *names), "customer_id").drop(
-            "customer_id_right"
+        customers = ctx["customers"]
+        changed = self._t("changed")
+        flagged = customers.semi_join(changed.filter(changed.lifecycle), "customer_id")
+        birth = customers.birth_date
+        since = self.since
+        assert since is not None
+        # a birthday in [A, B) restarts the countdown; one on B's day adds a year
+        birthday = customers.filter(next_birthday(birth, since.date()) <= self.as_of.date())
+        who = flagged.union(birthday).distinct()
+        state = self._after(CUSTOMERS, self._t("customers"), ["customer_id"], who)
+        buyers = state.filter(state.n_orders > 0)
+        spend = buyers.select("customer_id", _spend=buyers.spend, _first=buyers.first_order)
+        features = REGISTRY.families["lifecycle"].features(ctx)
+        return typed(lifecycle_from(ctx, spend, who), features)
+
+    def _family_rows(self, name: str, features: list[Feature]) -> ibis.Table:
+        """Family ``name``'s rows at ``as_of``: of the flagged customers (incremental
+        families), else of every customer."""
+        if name == "lifecycle":
+            return self._lifecycle()
+        if name in INCREMENTAL:
+            return typed(self._from_state[name], features)
+        family = REGISTRY.families[name]
+        return assemble(self.ctx, [family.compute(self.ctx)], [family], ordered=False)
+
+    def _changed_state(self) -> ibis.Table:
+        """The customer state rows after this step of the customers flagged for any family."""
+        who = self._t("changed").select("customer_id")
+        return self._after(CUSTOMERS, self._t("customers"), ["customer_id"], who)
+
+    def _leaving(self) -> ibis.Table:
+        """The daily rollups of the days that leave a window in this step."""
+        old = self.old(DAILY)
+        a, b = self.A.date(), self.B.date()
+        return old.filter(
+            ibis.or_(
+                *[
+                    (old.day >= a - ibis.interval(days=w)) & (old.day < b - ibis.interval(days=w))
+                    for w in self.ctx.settings.windows
+                ]
+            )
         )
-        delta = self._t("windows")
-        delta = delta.rename(**{f"{c}__d": c for c in delta.columns if c != "customer_id"})
-        windows = windows.left_join(delta, "customer_id").drop("customer_id_right")
-        windows = windows.select(
+
+    def _merged_windows(self) -> ibis.Table:
+        """Per customer the windowed rfm and behaviour counts at ``as_of``: the state's
+        plus the new days minus the days leaving each window (in full: summed from
+        the daily rollups)."""
+        windows = self.ctx.settings.windows
+        b = self.B.date()
+        back = {w: ibis.interval(days=w) for w in windows}
+        dd = self._t("daily_delta")
+        added = dd.select(
             "customer_id",
-            **{n: windows[n].fill_null(0) + windows[f"{n}__d"].fill_null(0) for n in names},
+            **{
+                f"{feat}_{w}d": ibis.ifelse(dd.day >= b - back[w], dd[col], 0)
+                for w in windows
+                for col, feat in ROLLUPS.items()
+            },
         )
-        s = s.semi_join(changed, "customer_id")
-        sw = s.inner_join(windows, "customer_id")
-        sets = {n: changed.filter(changed[n]).select("customer_id") for n in CARRIED}
+        parts = [added]
+        if not self.fresh:
+            a = self.A.date()
+            old = self._t("leaving")
+            expired = old.select(
+                "customer_id",
+                **{
+                    f"{feat}_{w}d": ibis.ifelse(
+                        (old.day >= a - back[w]) & (old.day < b - back[w]), -old[col], 0
+                    )
+                    for w in windows
+                    for col, feat in ROLLUPS.items()
+                },
+            )
+            state = self.old(WINDOWS)
+            state = state.semi_join(added.union(expired), "customer_id")
+            parts += [expired, state.select(*added.columns)]
+        u = ibis.union(*parts)
+        return u.group_by("customer_id").aggregate(
+            **{
+                name: u[name].sum().cast("float64" if name.startswith("monetary") else "int64")
+                for name in self._window_names()
+            }
+        )
+
+    @functools.cached_property
+    def _from_state(self) -> dict[str, ibis.Table]:
+        """Per incremental family but lifecycle its rows for the customers flagged for
+        it in the ``changed`` stage (one row each, features not yet filled)."""
+        ctx = self.ctx
+        changed = self._t("changed")
+        sets = {n: changed.filter(changed[n]).select("customer_id") for n in INCREMENTAL}
+        s = self._t("state")
+        windowed = changed.filter(changed.rfm | changed.behaviour).select("customer_id")
+        windows = self._after(WINDOWS, self._t("windows"), ["customer_id"], windowed)
+        names = self._window_names()
+        sw = s.semi_join(windowed, "customer_id").left_join(windows, "customer_id")
+        sw = sw.drop("customer_id_right").mutate(**{n: sw[n].fill_null(0) for n in names})
         w = ctx.settings.windows
 
         def window_cols(t: ibis.Table, *feats: str) -> dict[str, ibis.Value]:
@@ -1043,7 +1053,7 @@ class _Step:
                 "customer_id",
                 _last=active.last_event,
                 _last_abandoned=active.last_abandoned,
-                activity_score=active.activity * self._decay_factor(active.ref),
+                activity_score=active.activity / self._growth(),
                 avg_session_minutes=active.session_minutes / sessions,
                 bounce_rate=active.bounces.cast("float64") / sessions,
                 **window_cols(
@@ -1057,7 +1067,7 @@ class _Step:
             ),
         )
         reached = s.filter(s.sent > 0).semi_join(sets["engagement"], "customer_id")
-        factor = self._decay_factor(reached.ref)
+        factor = 1.0 / self._growth()
         engagement = finish_engagement(
             ctx,
             reached.select(
@@ -1070,7 +1080,7 @@ class _Step:
                 _w_hit=reached.w_hit * factor,
             ),
         )
-        preferences = self._preferences(sets["preferences"], s, affinity)
+        preferences = self._preferences(sets["preferences"], s)
         parts = {
             "rfm": rfm,
             "behaviour": behaviour,
@@ -1082,17 +1092,13 @@ class _Step:
             for n, part in parts.items()
         }
 
-    def _preferences(self, changed: ibis.Table, s: ibis.Table, aff: ibis.Table) -> ibis.Table:
-        aff = aff.semi_join(changed, "customer_id")
+    def _preferences(self, changed: ibis.Table, s: ibis.Table) -> ibis.Table:
+        aff = self._after(AFFINITY, self._t("affinity"), ["customer_id", "kind", "key"], changed)
         by_category = aff.filter(aff.kind == "category").select(
             "customer_id", category="key", _w="score"
         )
         by_brand = aff.filter(aff.kind == "brand").select("customer_id", brand="key", _w="score")
-        prices = self.old(PRICES).semi_join(changed, "customer_id")
-        new = self._t("prices")
-        prices = prices.anti_join(new, ["customer_id", "category"]).union(
-            new.semi_join(changed, "customer_id").select(*prices.columns)
-        )
+        prices = self._after(PRICES, self._t("prices"), ["customer_id", "category"], changed)
         products = self.ctx["products"]
         avg = products.group_by("category").aggregate(_avg=products.price.cast("float64").mean())
         p = prices.inner_join(avg, "category")
@@ -1100,7 +1106,7 @@ class _Step:
         index = p.group_by("customer_id").aggregate(
             price_index=(p.price_sum / p._avg).sum() / p["items"].sum()
         )
-        lined = s.filter(s.lined_orders > 0)
+        lined = s.filter(s.lined_orders > 0).semi_join(changed, "customer_id")
         price = lined.select(
             "customer_id",
             discount_share=lined.discounted_orders.cast("float64") / lined.lined_orders,

@@ -35,6 +35,10 @@ class Feature:
     window: str = "lifetime"
     family: str = ""
     fill: float | None = None  # value for customers with no data (counts: 0)
+    # how the value moves with time alone (no new data): it grows by ``per_day`` a
+    # day (ages, countdowns), or it is a decayed sum that halves every half-life
+    per_day: float = 0.0
+    decays: bool = False
 
 
 def count(name: str, description: str, window: str = "lifetime") -> Feature:

@@ -16,7 +16,7 @@ __all__ = ["finish_rfm", "rfm"]
 
 def _declared(ctx: Context) -> list[Feature]:
     out = [
-        Feature("recency_days", "days since the last order before as_of"),
+        Feature("recency_days", "days since the last order before as_of", per_day=1),
         count("frequency", "orders before as_of"),
         Feature("monetary", "spend before as_of", window="lifetime", fill=0),
         Feature("aov", "average order value"),
@@ -25,6 +25,7 @@ def _declared(ctx: Context) -> list[Feature]:
         Feature(
             "expected_days_to_next",
             "mean inter-purchase time minus days since the last order (negative: overdue)",
+            per_day=-1,
         ),
     ]
     for w in ctx.settings.windows:

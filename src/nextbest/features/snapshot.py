@@ -29,7 +29,7 @@ from nextbest.features.context import Context
 from nextbest.features.registry import REGISTRY, Family, Feature
 from nextbest.warehouse import Warehouse
 
-__all__ = ["assemble", "build_snapshot", "typed"]
+__all__ = ["assemble", "build_snapshot", "typed", "with_families"]
 
 
 def _import(module: str) -> None:
@@ -55,6 +55,16 @@ def build_snapshot(
     same definitions run unchanged on each. ``families`` limits the snapshot to
     those feature families (default: all).
     """
+    return with_families(source, as_of, settings, families)[0]
+
+
+def with_families(
+    source: Warehouse | dict[str, ibis.Table],
+    as_of: dt.datetime,
+    settings: FeatureSettings | None = None,
+    families: list[str] | None = None,
+) -> tuple[ibis.Table, dict[str, list[Feature]]]:
+    """:func:`build_snapshot`'s expression and each family's features in it."""
     for module in settings.modules if settings else []:
         _import(module)
     if isinstance(source, Warehouse):
@@ -62,7 +72,8 @@ def build_snapshot(
     else:
         ctx = Context.from_tables(source, as_of, settings)
     chosen = [f for f in REGISTRY if families is None or f.name in families]
-    return assemble(ctx, [family.compute(ctx) for family in chosen], chosen)
+    columns = {f.name: f.features(ctx) for f in chosen}
+    return assemble(ctx, [family.compute(ctx) for family in chosen], chosen), columns
 
 
 def typed(t: ibis.Table, features: list[Feature]) -> ibis.Table:

@@ -169,6 +169,24 @@ class Warehouse:
     def count(self, name: str) -> int:
         return int(self.con.execute(self.table(name).count()))
 
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """Every row of the (small) table ``name`` as dicts of Python values, read
+        without building a query; none when the table does not exist."""
+        if name not in self.list_tables():
+            return []
+        cursor = self.con.con.execute(f'SELECT * FROM "{name}"')
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def insert_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Append ``rows`` (dicts by column name) to table ``name``."""
+        for row in rows:
+            columns = ", ".join(f'"{c}"' for c in row)
+            marks = ", ".join("?" for _ in row)
+            self.con.con.execute(
+                f'INSERT INTO "{name}" ({columns}) VALUES ({marks})', list(row.values())
+            )
+
     def execute(self, expr: ibis.Expr) -> Any:
         """Run an expression; a table comes back as pandas, a scalar as a Python value."""
         return self.con.execute(expr)
@@ -236,11 +254,17 @@ class Warehouse:
                 self.raw_sql(f'DROP {kind} IF EXISTS "{name}"')
 
     def replace_slice(self, name: str, expr: ibis.Table, column: str, value: Any) -> None:
-        """Make the rows of table ``name`` with ``column == value`` exactly ``expr``'s rows.
+        """Make the rows of table ``name`` with ``column == value`` exactly ``expr``'s rows
+        (see :meth:`append`), so versioned tables (one slice per ``as_of``) can grow."""
+        with self.transaction():
+            if name in self.list_tables():
+                self.raw_sql(f'DELETE FROM "{name}" WHERE "{column}" = ?', params=[value])
+            self.append(name, expr)
 
-        Creates the table from ``expr`` when missing and adds columns ``expr`` has and
-        the table lacks, so versioned tables (one slice per ``as_of``) can grow.
-        """
+    def append(self, name: str, expr: ibis.Table) -> None:
+        """Add ``expr``'s rows to table ``name``, matched by column name: the table is
+        created from ``expr`` when missing, gets the columns it lacks, and its columns
+        ``expr`` lacks are null."""
         with self.transaction():
             if name not in self.list_tables():
                 self.con.create_table(name, schema=expr.schema())
@@ -250,11 +274,43 @@ class Warehouse:
                     sql_type = self.con.compiler.type_mapper.to_string(dtype)
                     self.raw_sql(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {sql_type}')
             target = self.table(name)
-            self.raw_sql(f'DELETE FROM "{name}" WHERE "{column}" = ?', params=[value])
             missing = {
                 c: ibis.null().cast(t) for c, t in target.schema().items() if c not in expr.columns
             }
             self.insert(name, expr.mutate(**missing))
+
+    def copy_rows(
+        self,
+        target: str,
+        name: str,
+        columns: list[str],
+        constants: dict[str, tuple[Any, str]] | None = None,
+    ) -> int:
+        """Append ``columns`` of the stored table ``name`` to table ``target`` with
+        ``constants`` (``name: (value, ibis type)``) as further columns; the rows added.
+
+        Like :meth:`append`, but without building a query: ``target`` is created
+        when missing and gets the columns it lacks (with ``name``'s types).
+        """
+        constants = constants or {}
+        mapper = self.con.compiler.type_mapper
+        kinds = {row[0]: row[1] for row in self.raw_sql(f'DESCRIBE "{name}"').fetchall()}
+        wanted = {c: mapper.to_string(ibis.dtype(kind)) for c, (_, kind) in constants.items()}
+        wanted.update({c: kinds[c] for c in columns})
+        with self.transaction():
+            if target not in self.list_tables():
+                typed = ", ".join(f'"{c}" {kind}' for c, kind in wanted.items())
+                self.raw_sql(f'CREATE TABLE "{target}" ({typed})')
+            have = {row[0] for row in self.raw_sql(f'DESCRIBE "{target}"').fetchall()}
+            for col, kind in wanted.items():
+                if col not in have:
+                    self.raw_sql(f'ALTER TABLE "{target}" ADD COLUMN "{col}" {kind}')
+            names = ", ".join(f'"{c}"' for c in wanted)
+            values = ", ".join(["?"] * len(constants) + [f'"{c}"' for c in columns])
+            sql = f'INSERT INTO "{target}" ({names}) SELECT {values} FROM "{name}"'
+            with self._unordered():
+                added = self.con.con.execute(sql, [v for v, _ in constants.values()])
+                return int(added.fetchone()[0])
 
     def insert(self, name: str, expr: ibis.Table) -> None:
         """Append the rows of ``expr`` (columns in the table's order) to table ``name``."""

@@ -11,14 +11,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 
 if TYPE_CHECKING:
     from nextbest.warehouse.connection import Warehouse
 
-__all__ = ["overwrite", "upsert"]
+__all__ = ["delete_in", "overwrite", "upsert"]
 
 
 def overwrite(wh: Warehouse, name: str, expr: ibis.Table) -> None:
@@ -42,3 +42,11 @@ def upsert(wh: Warehouse, name: str, expr: ibis.Table, keys: list[str]) -> None:
         match = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
         wh.raw_sql(f'DELETE FROM "{name}" AS t USING "{staged}" AS s WHERE {match}')
         wh.insert(name, rows)
+
+
+def delete_in(wh: Warehouse, name: str, column: str, values: list[Any]) -> None:
+    """Delete the rows of table ``name`` whose ``column`` is one of ``values``."""
+    if not values:
+        return
+    marks = ", ".join("?" for _ in values)
+    wh.raw_sql(f'DELETE FROM "{name}" WHERE "{column}" IN ({marks})', params=list(values))
