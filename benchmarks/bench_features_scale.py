@@ -81,18 +81,16 @@ def stage_check(args: argparse.Namespace) -> dict:
     """Compare the stored snapshot of ``--as-of`` with a full recompute."""
     import datetime as dt
 
-    import ibis
     import numpy as np
 
     from nextbest.features import build_snapshot
+    from nextbest.features.store import load_snapshot
     from nextbest.warehouse import Warehouse
 
     as_of = dt.datetime.fromisoformat(args.as_of)
     with Warehouse(Path(args.work) / "warehouse.duckdb", read_only=True) as wh:
         full = wh.to_pandas(build_snapshot(wh, as_of)).reset_index(drop=True)
-        t = wh.table("feature_snapshots")
-        t = t.filter(t.as_of == ibis.literal(as_of, type="timestamp(6)")).order_by("customer_id")
-        got = wh.to_pandas(t).reset_index(drop=True)[full.columns]
+        got = load_snapshot(wh, as_of).reset_index(drop=True)[full.columns]
     differ = []
     for c in full.columns:
         x, y = full[c], got[c]

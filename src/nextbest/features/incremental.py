@@ -31,8 +31,7 @@ A step runs the same statements every day; only ``A`` and ``B`` change. They are
 compiled once (with ``A`` and ``B`` read from a one-row parameters table) and kept
 in the warehouse (:class:`nextbest.warehouse.statements.Statements`), keyed by the
 feature settings, the code and the schema of the tables read, so the next day's
-step runs the stored SQL without building a query. Only the lifecycle features
-(their birthdays are worked out from ``B``'s calendar date) and families from user
+step runs the stored SQL without building a query. Only families from user
 modules are compiled each time.
 
 The result equals a full recompute (tests prove it on random days). The state is
@@ -91,7 +90,7 @@ __all__ = ["Update", "update_snapshot"]
 # the families whose rows a step writes as patches (the others are written in full)
 INCREMENTAL = ("rfm", "behaviour", "preferences", "engagement", "lifecycle")
 # the families whose queries only depend on as_of through the context's cut
-# (lifecycle is compiled each time; families from user modules turn the cache off)
+# (families from user modules turn the cache of compiled statements off)
 BUILT_IN = (*INCREMENTAL, "custom")
 MAX_DEPTH = 32  # patches on one full part at most (bounds what a read goes through)
 
@@ -102,10 +101,11 @@ AFFINITY = "feature_state_affinity"
 PRICES = "feature_state_prices"
 CATEGORIES = "feature_state_categories"
 WINDOWS = "feature_state_windows"
+MESSAGES = "feature_state_messages"
 META = "feature_state_meta"
-STATE_TABLES = (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES, WINDOWS)
+STATE_TABLES = (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES, WINDOWS, MESSAGES)
 
-STATE_VERSION = 2  # the layout of the state tables (older states are rebuilt)
+STATE_VERSION = 3  # the layout of the state tables (older states are rebuilt)
 LN2 = 0.6931471805599453
 MAX_HALF_LIVES = 500  # from the anchor (2^500: far from overflowing a float)
 TS = "timestamp(6)"
@@ -141,12 +141,6 @@ DELTA: dict[str, tuple[str, str]] = {
     "d_minutes": ("float64", "sum"),
     "d_bounces": ("int64", "sum"),
     "d_last_abandoned": (TS, "max"),
-    "d_sent": ("int64", "sum"),
-    "d_opened": ("int64", "sum"),
-    "d_clicked": ("int64", "sum"),
-    "d_last_open": (TS, "max"),
-    "d_w_sent": ("float64", "sum"),
-    "d_w_hit": ("float64", "sum"),
     "d_lined": ("int64", "sum"),
     "d_discounted": ("int64", "sum"),
 }
@@ -162,14 +156,25 @@ STATE: dict[str, tuple[str, str]] = {
     "session_minutes": ("d_minutes", "add"),
     "bounces": ("d_bounces", "add"),
     "last_abandoned": ("d_last_abandoned", "max"),
+    "lined_orders": ("d_lined", "add"),
+    "discounted_orders": ("d_discounted", "add"),
+}
+# the same for the messages (kept apart: a campaign reaches many customers at once)
+MESSAGE_DELTA: dict[str, tuple[str, str]] = {
+    "d_sent": ("int64", "sum"),
+    "d_opened": ("int64", "sum"),
+    "d_clicked": ("int64", "sum"),
+    "d_last_open": (TS, "max"),
+    "d_w_sent": ("float64", "sum"),
+    "d_w_hit": ("float64", "sum"),
+}
+MESSAGE_STATE: dict[str, tuple[str, str]] = {
     "sent": ("d_sent", "add"),
     "opened": ("d_opened", "add"),
     "clicked": ("d_clicked", "add"),
     "last_open": ("d_last_open", "max"),
     "w_sent": ("d_w_sent", "add"),
     "w_hit": ("d_w_hit", "add"),
-    "lined_orders": ("d_lined", "add"),
-    "discounted_orders": ("d_discounted", "add"),
 }
 
 
@@ -367,7 +372,7 @@ def _state_usable(
     """Whether the snapshot at ``as_of`` can grow from the stored state (binds the
     parameters ``since`` and ``as_of`` of ``run``)."""
     meta = None
-    if META in wh.list_tables():
+    if wh.has_table(META):
         meta = run.query("meta", lambda: wh.table(META))[0]
     since = meta["as_of"] if meta is not None else as_of
     anchor = meta.get("anchor") if meta is not None else None
@@ -503,8 +508,10 @@ class _Step:
         run.stage("sessions", self._sessions)
         run.stage("carts", self._abandoned)
         run.stage("delta", self._customer_delta)
+        run.stage("message_delta", self._messages)
         run.stage("daily_delta", self._daily_delta)
         run.stage("customers", self._merged_customers)
+        run.stage("messages", self._merged_messages)
         run.stage("affinity", self._merged_affinity)
         run.stage("prices", self._merged_prices)
         run.stage("daily", self._merged_daily)
@@ -611,7 +618,6 @@ class _Step:
                 sessions, **{k: sessions[k] for k in ("d_sessions", "d_minutes", "d_bounces")}
             ),
             self._part(carts, d_last_abandoned=carts.d_last_abandoned),
-            self._messages(),
             self._discounts(),
         ]
         u = ibis.union(*parts)
@@ -648,8 +654,7 @@ class _Step:
             d_w_sent=ibis.ifelse(new_sent, w, 0.0).sum(),
             d_w_hit=(ibis.ifelse(opened, w, 0.0) + ibis.ifelse(clicked, 2 * w, 0.0)).sum(),
         )
-        names = ("d_sent", "d_opened", "d_clicked", "d_last_open", "d_w_sent", "d_w_hit")
-        return self._part(t, **{k: t[k] for k in names})
+        return t
 
     def _new_items(self) -> ibis.Table:
         """The lines of this step's orders, with the order's customer and total."""
@@ -717,15 +722,7 @@ class _Step:
             s = s.rename(**{f"s_{c}": c for c in s.columns if c != "customer_id"})
             j = d.left_join(s, "customer_id").drop("customer_id_right")
             old = {c[2:]: j[c] for c in s.columns if c != "customer_id"}
-        merged: dict[str, ibis.Value] = {}
-        for name, (delta, how) in STATE.items():
-            new, prev = j[delta], old[name]
-            if how == "add":  # decayed sums too: they are kept relative to the anchor
-                merged[name] = new.fill_null(0) + (prev.fill_null(0) if not self.fresh else 0)
-            elif how == "min":
-                merged[name] = new if self.fresh else _least(new, prev)
-            else:
-                merged[name] = new if self.fresh else _greatest(new, prev)
+        merged = self._merge(j, old, STATE, DELTA)
         # inter-purchase gaps: count, mean and sum of squares merged (Chan et al.)
         n2, m2, q2 = j.g_n.fill_null(0), j.g_mean.fill_null(0.0), j.g_m2.fill_null(0.0)
         if self.fresh:
@@ -744,12 +741,40 @@ class _Step:
             gap_n=n.cast("int64"),
             gap_mean=mean,
             gap_m2=m2_all,
-            **{k: v.cast(self._state_type(k)) for k, v in merged.items()},
+            **merged,
         )
 
-    @staticmethod
-    def _state_type(name: str) -> str:
-        return DELTA[STATE[name][0]][0]
+    def _merge(
+        self,
+        j: ibis.Table,
+        old: dict[str, ibis.Value],
+        state: dict[str, tuple[str, str]],
+        delta: dict[str, tuple[str, str]],
+    ) -> dict[str, ibis.Value]:
+        """Each ``state`` column grown by its delta column of ``j`` (``old``: the
+        previous values), cast to the delta's type."""
+        merged: dict[str, ibis.Value] = {}
+        for name, (column, how) in state.items():
+            new, prev = j[column], old[name]
+            if how == "add":  # decayed sums too: they are kept relative to the anchor
+                value = new.fill_null(0) + (prev.fill_null(0) if not self.fresh else 0)
+            elif how == "min":
+                value = new if self.fresh else _least(new, prev)
+            else:
+                value = new if self.fresh else _greatest(new, prev)
+            merged[name] = value.cast(delta[column][0])
+        return merged
+
+    def _merged_messages(self) -> ibis.Table:
+        d = self._t("message_delta")
+        if self.fresh:
+            j, old = d, {name: ibis.null() for name in MESSAGE_STATE}
+        else:
+            s = self.old(MESSAGES)
+            s = s.rename(**{f"s_{c}": c for c in s.columns if c != "customer_id"})
+            j = d.left_join(s, "customer_id").drop("customer_id_right")
+            old = {c[2:]: j[c] for c in s.columns if c != "customer_id"}
+        return j.select("customer_id", **self._merge(j, old, MESSAGE_STATE, MESSAGE_DELTA))
 
     def _merged_affinity(self) -> ibis.Table:
         act = weighted_activity(self.ctx, self.events)
@@ -819,6 +844,7 @@ class _Step:
             (DAILY, "daily", ["customer_id", "day"]),
             (SESSIONS, "sessions", ["customer_id", "session_id"]),
             (WINDOWS, "windows", ["customer_id"]),
+            (MESSAGES, "messages", ["customer_id"]),
         ]
         if self.fresh:
             sessions = ["customer_id", "session_id", "first", "last", "events"]
@@ -874,7 +900,7 @@ class _Step:
         for name, features in families.items():
             label = f"part_{name}:{_variant(ctx.categories) if name == 'preferences' else ''}"
             build = functools.partial(self._family_rows, name, features)
-            run.stage(f"part_{name}", build, label=label, cache=name != "lifecycle")
+            run.stage(f"part_{name}", build, label=label)
         self._parts = [
             NewPart(
                 name, run.name(f"part_{name}"), features, None if name in full else parents[name]
@@ -905,11 +931,13 @@ class _Step:
                 rfm=orders,
                 behaviour=events | d.d_last_abandoned.notnull(),
                 preferences=events | orders,
-                engagement=d.d_sent.notnull(),
+                engagement=ibis.literal(False),
                 lifecycle=orders,
             )
         ]
         no = dict.fromkeys(INCREMENTAL, ibis.literal(False))
+        messaged = self._t("message_delta")
+        parts.append(messaged.select("customer_id", **{**no, "engagement": ibis.literal(True)}))
         leaving = self._t("leaving")
         bought = (leaving.orders != 0) | (leaving.spend != 0)
         active = ibis.or_(*[leaving[c] != 0 for c in ROLLUPS if c not in ("orders", "spend")])
@@ -926,16 +954,15 @@ class _Step:
 
     def _lifecycle(self) -> ibis.Table:
         """The lifecycle rows of the flagged customers and of those whose birthday fell
-        in the step (compiled each time: birthdays follow ``as_of``'s calendar)."""
+        in the step."""
         ctx = self.ctx
         customers = ctx["customers"]
         changed = self._t("changed")
         flagged = customers.semi_join(changed.filter(changed.lifecycle), "customer_id")
-        birth = customers.birth_date
-        since = self.since
-        assert since is not None
         # a birthday in [A, B) restarts the countdown; one on B's day adds a year
-        birthday = customers.filter(next_birthday(birth, since.date()) <= self.as_of.date())
+        birthday = customers.filter(
+            next_birthday(customers.birth_date, self.A.date()) <= self.B.date()
+        )
         who = flagged.union(birthday).distinct()
         state = self._after(CUSTOMERS, self._t("customers"), ["customer_id"], who)
         buyers = state.filter(state.n_orders > 0)
@@ -1066,7 +1093,8 @@ class _Step:
                 ),
             ),
         )
-        reached = s.filter(s.sent > 0).semi_join(sets["engagement"], "customer_id")
+        m = self._after(MESSAGES, self._t("messages"), ["customer_id"], sets["engagement"])
+        reached = m.filter(m.sent > 0)
         factor = 1.0 / self._growth()
         engagement = finish_engagement(
             ctx,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import ibis
 
 from nextbest.features.context import SECONDS_PER_DAY, Context
@@ -39,14 +37,15 @@ def lifecycle(ctx: Context) -> ibis.Table:
     return lifecycle_from(ctx, spend)
 
 
-def next_birthday(birth: ibis.Value, day: dt.date) -> ibis.Value:
-    """The first birthday on or after ``day`` (29 February counts as 1 March in other
-    years)."""
-    this_year = ibis.date(day.year, birth.month(), 1) + (birth.day() - 1).as_interval("D")
+def next_birthday(birth: ibis.Value, day: ibis.Value) -> ibis.Value:
+    """The first birthday on or after the date ``day`` (29 February counts as 1 March
+    in other years)."""
+    year = day.year()
+    this_year = ibis.date(year, birth.month(), 1) + (birth.day() - 1).as_interval("D")
     return ibis.ifelse(
-        this_year >= ibis.date(day.year, day.month, day.day),
+        this_year >= day,
         this_year,
-        ibis.date(day.year + 1, birth.month(), 1) + (birth.day() - 1).as_interval("D"),
+        ibis.date(year + 1, birth.month(), 1) + (birth.day() - 1).as_interval("D"),
     )
 
 
@@ -57,12 +56,11 @@ def lifecycle_from(
     for ``customers`` (default: every customer known at ``as_of``)."""
     customers = ctx["customers"] if customers is None else customers
     t = customers.left_join(spend, "customer_id").drop("customer_id_right")
-    as_of = ctx.as_of
     birth = t.birth_date
-    upcoming = next_birthday(birth, as_of.date())
-    today = ibis.date(as_of.year, as_of.month, as_of.day)
-    had_birthday = (birth.month() < as_of.month) | (
-        (birth.month() == as_of.month) & (birth.day() <= as_of.day)
+    today = ctx.cut.date()  # as_of's calendar date, read from the cut like every age
+    upcoming = next_birthday(birth, today)
+    had_birthday = (birth.month() < today.month()) | (
+        (birth.month() == today.month()) & (birth.day() <= today.day())
     )
     spend_total = t._spend.fill_null(0.0)
     tiers = _tiers(ctx)
@@ -77,6 +75,6 @@ def lifecycle_from(
             (upcoming.cast("timestamp").epoch_seconds() - today.cast("timestamp").epoch_seconds())
             / SECONDS_PER_DAY
         ).round(),
-        age_years=(as_of.year - birth.year() - ibis.ifelse(had_birthday, 0, 1)).cast("float64"),
+        age_years=(today.year() - birth.year() - ibis.ifelse(had_birthday, 0, 1)).cast("float64"),
         loyalty_tier=tier,
     )

@@ -149,7 +149,7 @@ def write_snapshot(
     """Store ``parts`` as the snapshot as of ``as_of`` (replacing one stored for it),
     in one transaction (the caller's when inside one); the parts by family."""
     with wh.transaction():
-        if PARTS_TABLE not in wh.list_tables():
+        if not wh.has_table(PARTS_TABLE):
             wh.con.create_table(PARTS_TABLE, schema=ibis.schema(PARTS_SCHEMA))
         known = _parts(wh)
         first = max((p.part for p in known), default=0) + 1

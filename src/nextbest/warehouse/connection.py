@@ -163,6 +163,15 @@ class Warehouse:
                 f"no table {name!r} in the warehouse", source=str(self.path)
             ) from err
 
+    def has_table(self, name: str) -> bool:
+        """Whether the warehouse stores table ``name`` (quicker than :meth:`list_tables`)."""
+        found = self.con.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary "
+            "AND database_name = current_database() AND table_name = ?",
+            [name],
+        ).fetchone()
+        return bool(found and found[0])
+
     def list_tables(self) -> list[str]:
         return list(self.con.list_tables())
 
@@ -172,7 +181,7 @@ class Warehouse:
     def rows(self, name: str) -> list[dict[str, Any]]:
         """Every row of the (small) table ``name`` as dicts of Python values, read
         without building a query; none when the table does not exist."""
-        if name not in self.list_tables():
+        if not self.has_table(name):
             return []
         cursor = self.con.con.execute(f'SELECT * FROM "{name}"')
         names = [d[0] for d in cursor.description]
@@ -298,7 +307,7 @@ class Warehouse:
         wanted = {c: mapper.to_string(ibis.dtype(kind)) for c, (_, kind) in constants.items()}
         wanted.update({c: kinds[c] for c in columns})
         with self.transaction():
-            if target not in self.list_tables():
+            if not self.has_table(target):
                 typed = ", ".join(f'"{c}" {kind}' for c, kind in wanted.items())
                 self.raw_sql(f'CREATE TABLE "{target}" ({typed})')
             have = {row[0] for row in self.raw_sql(f'DESCRIBE "{target}"').fetchall()}

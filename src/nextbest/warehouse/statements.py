@@ -91,25 +91,18 @@ class Statements:
 
     # -- the stored SQL ----------------------------------------------------------------
     def _load(self) -> dict[str, str]:
-        if self.key is None or not self._cache_exists():
+        if self.key is None or not self.wh.has_table(CACHE_TABLE):
             return {}
         rows = self.wh.raw_sql(
             f'SELECT label, sql FROM "{CACHE_TABLE}" WHERE key = ?', params=[self.key]
         ).fetchall()
         return dict(rows)
 
-    def _cache_exists(self) -> bool:
-        found = self.wh.raw_sql(
-            "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary "
-            f"AND database_name = current_database() AND table_name = '{CACHE_TABLE}'"
-        ).fetchall()
-        return bool(found[0][0])
-
     def save(self) -> None:
         """Store the statements compiled since the last save under the key."""
         if self.key is None or not self._new:
             return
-        if not self._cache_exists():
+        if not self.wh.has_table(CACHE_TABLE):
             self.wh.raw_sql(
                 f'CREATE TABLE "{CACHE_TABLE}" (key VARCHAR, label VARCHAR, sql VARCHAR)'
             )
@@ -177,22 +170,16 @@ class Statements:
         return self._tables[name]
 
     def stage(
-        self,
-        name: str,
-        build: Callable[[], ibis.Table],
-        *,
-        label: str | None = None,
-        cache: bool = True,
+        self, name: str, build: Callable[[], ibis.Table], *, label: str | None = None
     ) -> None:
         """Make scratch table ``name`` hold ``build()``'s rows.
 
         ``label`` names the statement when a table is made by several (default: the
-        name); ``cache=False`` compiles it every time, without substitutions (for
-        expressions that hold more than the parameters vary).
+        name).
         """
         target = self.name(name)
 
-        def make(substitute: bool) -> str:
+        def make() -> str:
             # made with the expression's column types, then filled (as Ibis does)
             expr = build()
             mapper = self.wh.con.compiler.type_mapper
@@ -201,16 +188,12 @@ class Statements:
                 for c, t in expr.schema().items()
             )
             names = ", ".join(f'"{c}"' for c in expr.columns)
-            query = self.compile(expr) if substitute else str(self.wh.con.compile(expr))
             return (
                 f'CREATE OR REPLACE TEMP TABLE "{target}" ({columns});\n'
-                f'INSERT INTO "{target}" ({names}) {query}'
+                f'INSERT INTO "{target}" ({names}) {self.compile(expr)}'
             )
 
-        if cache:
-            self.execute(f"stage:{label or name}", lambda: make(True))
-        else:
-            self.wh.raw_sql(make(False))
+        self.execute(f"stage:{label or name}", make)
         self._tables.pop(name, None)
 
     def execute(self, label: str, make: Callable[[], str], params: list[Any] | None = None) -> None:
