@@ -296,15 +296,15 @@ def _guards(run: Statements) -> ibis.Table:
         ("customers", "signup_at"),
     ):
         t = wh.table(name)
-        counted = {
-            f"{name}_{when}": (
-                (t[column].isnull() | (t[column] < cut)) if name == "customers" else t[column] < cut
-            )
-            .cast("int64")
-            .sum()
-            .fill_null(0)
-            for when, cut in cuts.items()
-        }
+        total = t.count().as_scalar()
+        # rows before a cut: all but those from it on (which the time order finds fast)
+        values.update(
+            {
+                f"{name}_{when}": total - t.filter(t[column] >= cut).count().as_scalar()
+                for when, cut in cuts.items()
+            }
+        )
+        counted: dict[str, ibis.Value] = {}
         if name == "customers":  # and what the lifecycle features read of them
             profile = t.customer_id.concat(
                 "|", t.signup_at.cast("string").fill_null(""), "|", t.birth_date.cast("string")
@@ -312,8 +312,8 @@ def _guards(run: Statements) -> ibis.Table:
             for when, cut in cuts.items():
                 known = t.signup_at.isnull() | (t.signup_at < cut)
                 counted[f"profiles_{when}"] = ibis.ifelse(known, profile.hash(), 0).sum()
-        row = t.aggregate(**counted)
-        values.update({c: row[c].as_scalar() for c in counted})
+            row = t.aggregate(**counted)
+            values.update({c: row[c].as_scalar() for c in counted})
     p = wh.table("products")
     key = p.product_id.concat("|", p.category.fill_null(""), "|", p.brand.fill_null(""))
     values["products_n"] = p.count().as_scalar()
@@ -376,7 +376,12 @@ def _state_usable(
         meta = run.query("meta", lambda: wh.table(META))[0]
     since = meta["as_of"] if meta is not None else as_of
     anchor = meta.get("anchor") if meta is not None else None
-    run.bind(since=(since, TS), as_of=(as_of, TS), anchor=(anchor or as_of, TS))
+    back = {
+        f"{name}_minus_{w}": ((moment - dt.timedelta(days=w)).date(), "date")
+        for w in settings.windows
+        for name, moment in (("A", since), ("B", as_of))
+    }
+    run.bind(since=(since, TS), as_of=(as_of, TS), anchor=(anchor or as_of, TS), **back)
     row = run.query("guards", lambda: _guards(run))[0]
     guards = _guard_values(row, "as_of")
 
@@ -497,10 +502,12 @@ class _Step:
     def _per_day(self) -> float:
         return LN2 / self.ctx.settings.half_life_days
 
-    def _days(self) -> ibis.Value:
-        """Days from ``A`` to ``B``."""
-        seconds = self.B.epoch_seconds().cast("float64") - self.A.epoch_seconds().cast("float64")
-        return seconds / 86_400.0
+    def _back(self, moment: str, days: int) -> ibis.Value:
+        """The date ``days`` days before ``A`` or ``B`` (``moment``): a parameter, so
+        that the engine compares the stored days with a plain date."""
+        if self.fresh:
+            return ibis.literal((self.as_of - dt.timedelta(days=days)).date())
+        return self.run.param(f"{moment}_minus_{days}")
 
     def stage_state(self) -> None:
         """Stage the deltas and the merged state rows."""
@@ -637,11 +644,11 @@ class _Step:
             # straight from the table (cheaper to filter), with the context's cut:
             # opens and clicks count once they happened before as_of
             a, b = self.A, ctx.cut
-            m = self.wh.table("messages")
-            m = m.filter(
-                (m.sent_at < b)
-                & ((m.sent_at >= a) | (m.opened_at >= a) | (m.clicked_at >= a)).fill_null(False)
-            )
+            t = self.wh.table("messages")
+            # a scan per column (the sends are stored in time order: that one reads little)
+            touched = [t.filter(t[c] >= a) for c in ("sent_at", "opened_at", "clicked_at")]
+            m = ibis.union(*touched, distinct=True)
+            m = m.filter(m.sent_at < b)
             new_sent = m.sent_at >= a
             opened = (m.opened_at < b).fill_null(False) & (new_sent | (m.opened_at >= a))
             clicked = (m.clicked_at < b).fill_null(False) & (new_sent | (m.clicked_at >= a))
@@ -988,41 +995,36 @@ class _Step:
     def _leaving(self) -> ibis.Table:
         """The daily rollups of the days that leave a window in this step."""
         old = self.old(DAILY)
-        a, b = self.A.date(), self.B.date()
-        return old.filter(
-            ibis.or_(
-                *[
-                    (old.day >= a - ibis.interval(days=w)) & (old.day < b - ibis.interval(days=w))
-                    for w in self.ctx.settings.windows
-                ]
-            )
-        )
+        # one range per window (the rollups are stored by day, so each reads little)
+        leaving = [
+            old.filter((old.day >= self._back("A", w)) & (old.day < self._back("B", w)))
+            for w in self.ctx.settings.windows
+        ]
+        return ibis.union(*leaving, distinct=True)
 
     def _merged_windows(self) -> ibis.Table:
         """Per customer the windowed rfm and behaviour counts at ``as_of``: the state's
         plus the new days minus the days leaving each window (in full: summed from
         the daily rollups)."""
         windows = self.ctx.settings.windows
-        b = self.B.date()
-        back = {w: ibis.interval(days=w) for w in windows}
+        start = {w: self._back("B", w) for w in windows}
         dd = self._t("daily_delta")
         added = dd.select(
             "customer_id",
             **{
-                f"{feat}_{w}d": ibis.ifelse(dd.day >= b - back[w], dd[col], 0)
+                f"{feat}_{w}d": ibis.ifelse(dd.day >= start[w], dd[col], 0)
                 for w in windows
                 for col, feat in ROLLUPS.items()
             },
         )
         parts = [added]
         if not self.fresh:
-            a = self.A.date()
             old = self._t("leaving")
             expired = old.select(
                 "customer_id",
                 **{
                     f"{feat}_{w}d": ibis.ifelse(
-                        (old.day >= a - back[w]) & (old.day < b - back[w]), -old[col], 0
+                        (old.day >= self._back("A", w)) & (old.day < start[w]), -old[col], 0
                     )
                     for w in windows
                     for col, feat in ROLLUPS.items()
