@@ -719,16 +719,21 @@ class _Step:
         return [f"{feat}_{w}d" for w in self.ctx.settings.windows for feat in ROLLUPS.values()]
 
     # ---- merged state rows --------------------------------------------------------------
-    def _merged_customers(self) -> ibis.Table:
-        d = self._t("delta")
+    def _with_old(
+        self, delta: str, table: str, names: list[str]
+    ) -> tuple[ibis.Table, dict[str, ibis.Value]]:
+        """Scratch table ``delta`` joined to the previous rows of state ``table``, and
+        those rows' columns ``names`` by name (nulls when the state is built anew)."""
+        d = self._t(delta)
         if self.fresh:
-            j = d
-            old = {name: ibis.null() for name in (*STATE, "gap_n", "gap_mean", "gap_m2")}
-        else:
-            s = self.old(CUSTOMERS)
-            s = s.rename(**{f"s_{c}": c for c in s.columns if c != "customer_id"})
-            j = d.left_join(s, "customer_id").drop("customer_id_right")
-            old = {c[2:]: j[c] for c in s.columns if c != "customer_id"}
+            return d, {name: ibis.null() for name in names}
+        s = self.old(table)
+        s = s.rename(**{f"s_{c}": c for c in s.columns if c != "customer_id"})
+        j = d.left_join(s, "customer_id").drop("customer_id_right")
+        return j, {c[2:]: j[c] for c in s.columns if c != "customer_id"}
+
+    def _merged_customers(self) -> ibis.Table:
+        j, old = self._with_old("delta", CUSTOMERS, [*STATE, "gap_n", "gap_mean", "gap_m2"])
         merged = self._merge(j, old, STATE, DELTA)
         # inter-purchase gaps: count, mean and sum of squares merged (Chan et al.)
         n2, m2, q2 = j.g_n.fill_null(0), j.g_mean.fill_null(0.0), j.g_m2.fill_null(0.0)
@@ -773,14 +778,7 @@ class _Step:
         return merged
 
     def _merged_messages(self) -> ibis.Table:
-        d = self._t("message_delta")
-        if self.fresh:
-            j, old = d, {name: ibis.null() for name in MESSAGE_STATE}
-        else:
-            s = self.old(MESSAGES)
-            s = s.rename(**{f"s_{c}": c for c in s.columns if c != "customer_id"})
-            j = d.left_join(s, "customer_id").drop("customer_id_right")
-            old = {c[2:]: j[c] for c in s.columns if c != "customer_id"}
+        j, old = self._with_old("message_delta", MESSAGES, list(MESSAGE_STATE))
         return j.select("customer_id", **self._merge(j, old, MESSAGE_STATE, MESSAGE_DELTA))
 
     def _merged_affinity(self) -> ibis.Table:

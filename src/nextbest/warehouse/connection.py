@@ -56,6 +56,12 @@ SYSTEM_TABLES: dict[str, dict[str, str]] = {
 }
 
 
+def records(cursor: Any) -> list[dict[str, Any]]:
+    """The rows of an executed DuckDB cursor as dicts of Python values."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 class Warehouse:
     """An open warehouse (a DuckDB file by default). Use as a context manager.
 
@@ -183,9 +189,7 @@ class Warehouse:
         without building a query; none when the table does not exist."""
         if not self.has_table(name):
             return []
-        cursor = self.con.con.execute(f'SELECT * FROM "{name}"')
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return records(self.con.con.execute(f'SELECT * FROM "{name}"'))
 
     def insert_rows(self, name: str, rows: list[dict[str, Any]]) -> None:
         """Append ``rows`` (dicts by column name) to table ``name``."""

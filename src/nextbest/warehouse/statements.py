@@ -39,6 +39,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import sqlglot as sg
 
+from nextbest.warehouse.connection import records
 from nextbest.warehouse.sources import SCRATCH_PREFIX
 
 if TYPE_CHECKING:
@@ -203,9 +204,7 @@ class Statements:
 
     def query(self, label: str, build: Callable[[], ibis.Expr]) -> list[dict[str, Any]]:
         """The rows of query ``label`` as dicts of Python values."""
-        cursor = self.wh.raw_sql(self.sql(label, lambda: self.compile(build())))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return records(self.wh.raw_sql(self.sql(label, lambda: self.compile(build()))))
 
     def insert(self, label: str, target: str, build: Callable[[], ibis.Table]) -> None:
         """Append ``build()``'s rows to stored table ``target`` (matched by column name)."""
