@@ -4,9 +4,10 @@
 
 1. A synthetic store is generated and ingested into a fresh warehouse (not timed).
 2. NextBest builds the full snapshot (every registered feature) cold, in its own
-   process, from the warehouse; then the reference's features alone, with the
-   engine's default memory cap (2 GB) and with ``--small-cap`` (128MB), where the
-   engine spills what does not fit.
+   process, from the warehouse, with its default settings (each family computed in
+   turn within ``features.memory_limit``, 256MB); then the reference's features alone,
+   with those settings and with the memory cap ``--small-cap`` (128MB), where the
+   engine spills more of what does not fit.
 3. The pandas reference computes, in its own process from the store's Parquet files,
    the RFM windows, event counts by type and window, inter-purchase mean and spread,
    cart abandonment (with ``merge_asof``) and the decayed activity score: group-bys,
@@ -55,19 +56,16 @@ def stage_prepare(args: argparse.Namespace) -> dict:
 
 
 def stage_nextbest(args: argparse.Namespace) -> dict:
-    from nextbest.features import build_snapshot
+    from nextbest.config import FeatureSettings
+    from nextbest.features import snapshot_frame
     from nextbest.warehouse import Warehouse
 
     work = Path(args.work)
     families = args.families.split(",") if args.families else None
+    settings = FeatureSettings(**({"memory_limit": args.memory_limit} if args.memory_limit else {}))
     t0 = time.perf_counter()
-    with Warehouse(
-        work / "warehouse.duckdb",
-        read_only=True,
-        threads=args.threads,
-        memory_limit=args.memory_limit,
-    ) as wh:
-        snap = wh.to_pandas(build_snapshot(wh, _as_of(work), families=families))
+    with Warehouse(work / "warehouse.duckdb", read_only=True, threads=args.threads) as wh:
+        snap = snapshot_frame(wh, _as_of(work), settings, families=families)
     seconds = time.perf_counter() - t0
     snap.to_parquet(work / f"nextbest-{args.families or 'all'}.parquet")
     return {"seconds": seconds, "rows": len(snap), "features": snap.shape[1] - 1}
@@ -189,7 +187,7 @@ def main() -> None:
     parser = make_parser(__doc__, STAGES, "/tmp/nextbest-bench-features")
     parser.add_argument("--reuse", action="store_true", help="keep an existing prepared store")
     parser.add_argument("--families", default="", help="(stage) feature families, comma-separated")
-    parser.add_argument("--memory-limit", default="2GB", help="(stage) the engine's memory cap")
+    parser.add_argument("--memory-limit", default="", help="(stage) features.memory_limit")
     parser.add_argument("--small-cap", default="128MB", help="the smaller cap also measured")
     args = parser.parse_args()
     if run_requested_stage(STAGES, args):

@@ -61,13 +61,16 @@ def _engine_imported() -> None:
 def stage_snapshot(args: argparse.Namespace) -> dict:
     import datetime as dt
 
-    from nextbest.features import build_snapshot
+    from nextbest.features.snapshot import staged_snapshot
     from nextbest.warehouse import Warehouse
 
     _engine_imported()
     t0 = time.perf_counter()
-    with Warehouse(Path(args.work) / "warehouse.duckdb", read_only=True) as wh:
-        rows = wh.to_arrow(build_snapshot(wh, dt.datetime.fromisoformat(args.as_of))).num_rows
+    with (
+        Warehouse(Path(args.work) / "warehouse.duckdb", read_only=True) as wh,
+        staged_snapshot(wh, dt.datetime.fromisoformat(args.as_of)) as (snapshot, _),
+    ):
+        rows = wh.to_arrow(snapshot).num_rows
     return {"seconds": time.perf_counter() - t0, "rows": rows}
 
 
@@ -91,13 +94,13 @@ def stage_check(args: argparse.Namespace) -> dict:
 
     import numpy as np
 
-    from nextbest.features import build_snapshot
+    from nextbest.features import snapshot_frame
     from nextbest.features.store import load_snapshot
     from nextbest.warehouse import Warehouse
 
     as_of = dt.datetime.fromisoformat(args.as_of)
     with Warehouse(Path(args.work) / "warehouse.duckdb", read_only=True) as wh:
-        full = wh.to_pandas(build_snapshot(wh, as_of)).reset_index(drop=True)
+        full = snapshot_frame(wh, as_of).reset_index(drop=True)
         got = load_snapshot(wh, as_of).reset_index(drop=True)[full.columns]
     differ = []
     for c in full.columns:

@@ -23,6 +23,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from nextbest.errors import ConfigError
 
+MEMORY = r"^\d+(\.\d+)?\s*([KMGT]i?B)$"  # an engine memory size such as 512MB or 2GiB
+
 __all__ = [
     "CONFIG_FILE",
     "Boost",
@@ -59,7 +61,9 @@ class WarehouseSettings(_Section):
     )
     threads: int = Field(2, ge=1, description="threads the engine may use")
     memory_limit: str = Field(
-        "2GB", description="engine memory cap; larger work spills to disk beyond it"
+        "2GB",
+        pattern=MEMORY,
+        description="engine memory cap; larger work spills to disk beyond it",
     )
 
 
@@ -98,6 +102,12 @@ class FeatureSettings(_Section):
         24.0, gt=0, description="a cart with no purchase within this many hours is abandoned"
     )
     top_categories: int = Field(8, ge=1, description="categories that get an affinity feature")
+    memory_limit: str | None = Field(
+        "256MB",
+        pattern=MEMORY,
+        description="engine memory cap while a snapshot is computed, one family at a time "
+        "(its streaming aggregates need little and spill beyond it); null: the warehouse's",
+    )
     incremental: bool = Field(
         True,
         description="keep the feature state so a later midnight's snapshot reads only new data",

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from nextbest.features import build_snapshot, default_as_of
+from nextbest.features import build_snapshot, default_as_of, snapshot_frame
 from nextbest.features.store import list_snapshots, load_snapshot, rows_table, save_snapshot
 from nextbest.ingest import ingest
 from nextbest.synth import generate, write_store
@@ -162,6 +162,21 @@ def test_snapshots_are_stored_by_as_of_and_replaced(store) -> None:
     one = load_snapshot(store, AS_OF, customer_id="C1")
     assert one["frequency"].tolist() == [3]
     assert load_snapshot(store)["as_of"].iloc[0] == AS_OF + dt.timedelta(days=10)
+
+
+def _temp_tables(wh) -> int:
+    return wh.raw_sql("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0]
+
+
+def test_staged_snapshot_equals_the_single_expression_and_leaves_no_tables(store) -> None:
+    before = _temp_tables(store)
+    staged = snapshot_frame(store, AS_OF)
+    assert _temp_tables(store) == before
+    whole = store.to_pandas(build_snapshot(store, AS_OF))
+    assert staged.columns.tolist() == whole.columns.tolist()
+    assert staged.equals(whole)
+    save_snapshot(store, AS_OF)
+    assert _temp_tables(store) == before
 
 
 def test_default_as_of_is_midnight_after_the_latest_data(store) -> None:

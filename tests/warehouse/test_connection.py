@@ -69,3 +69,25 @@ def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_memory_cap_holds_inside_the_block_only(tmp_path: Path) -> None:
+    def cap(wh: Warehouse) -> str:
+        return wh.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    with Warehouse(tmp_path / "w.duckdb", memory_limit="1GB") as wh:
+        before = cap(wh)
+        with wh.memory_capped("64MB", "test.cap"):
+            assert cap(wh) == "61.0 MiB"
+        assert cap(wh) == before
+        with pytest.raises(RuntimeError), wh.memory_capped("32MB", "test.cap"):
+            raise RuntimeError("the cap is restored on errors too")
+        assert cap(wh) == before
+        bad = wh.memory_capped("1GB'; --", "test.cap")
+        with pytest.raises(ValueError, match="not a memory size"), bad:
+            pass
+        small = wh.memory_capped("8MB", "test.cap")
+        with pytest.raises(WarehouseError, match="out of memory within the cap") as err, small:
+            wh.raw_sql("SELECT count(DISTINCT i) FROM range(20000000) t(i)").fetchall()
+        assert err.value.field == "test.cap"
+        assert cap(wh) == before

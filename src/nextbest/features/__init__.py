@@ -7,7 +7,7 @@
 
 from nextbest.features.context import Context, default_as_of
 from nextbest.features.registry import REGISTRY, Family, Feature, Registry
-from nextbest.features.snapshot import build_snapshot
+from nextbest.features.snapshot import build_snapshot, snapshot_frame
 
 __all__ = [
     "REGISTRY",
@@ -17,4 +17,5 @@ __all__ = [
     "Registry",
     "build_snapshot",
     "default_as_of",
+    "snapshot_frame",
 ]

@@ -220,13 +220,15 @@ def update_snapshot(
     if since is None:
         step = _Step(wh, None, as_of, settings, Statements(wh, None))
         step.stage_state()
-        with wh.transaction():
+
+        def with_state() -> None:
             step.write_state()
-            rows = save_snapshot(wh, as_of, settings)
             parts = current_parts(wh, as_of)
             meta = _meta(as_of, as_of, settings, step.top_categories(), parts, check.guards)
             overwrite(wh, META, ibis.memtable({k: [v] for k, v in meta.items()}))
             run.save()
+
+        rows = save_snapshot(wh, as_of, settings, then=with_state)
     else:
         step = _Step(wh, since, as_of, settings, run)
         step.stage_state()

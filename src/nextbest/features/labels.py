@@ -30,7 +30,7 @@ import pandas as pd
 
 from nextbest.config import FeatureSettings
 from nextbest.errors import ConfigError
-from nextbest.features.snapshot import build_snapshot
+from nextbest.features.snapshot import snapshot_frame
 from nextbest.warehouse import Warehouse
 
 __all__ = ["KINDS", "Target", "outcomes", "significant", "training_frame"]
@@ -126,7 +126,7 @@ def training_frame(
     if snapshots is not None and cutoff in snapshots:
         snapshot = snapshots[cutoff]
     else:
-        snapshot = wh.to_pandas(build_snapshot(wh, cutoff, settings))
+        snapshot = snapshot_frame(wh, cutoff, settings)
         for column in snapshot.columns:
             if snapshot[column].dtype == "float64":
                 snapshot[column] = significant(snapshot[column].to_numpy())

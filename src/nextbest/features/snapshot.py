@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import ibis
+import pandas as pd
 
 from nextbest.config import FeatureSettings
 from nextbest.errors import ConfigError
@@ -29,7 +32,14 @@ from nextbest.features.context import Context
 from nextbest.features.registry import REGISTRY, Family, Feature
 from nextbest.warehouse import Warehouse
 
-__all__ = ["assemble", "build_snapshot", "typed", "with_families"]
+__all__ = [
+    "assemble",
+    "build_snapshot",
+    "snapshot_frame",
+    "staged_snapshot",
+    "typed",
+    "with_families",
+]
 
 
 def _import(module: str) -> None:
@@ -63,8 +73,15 @@ def with_families(
     as_of: dt.datetime,
     settings: FeatureSettings | None = None,
     families: list[str] | None = None,
+    *,
+    staged: list[ibis.Table] | None = None,
 ) -> tuple[ibis.Table, dict[str, list[Feature]]]:
-    """:func:`build_snapshot`'s expression and each family's features in it."""
+    """:func:`build_snapshot`'s expression and each family's features in it.
+
+    Given a list as ``staged`` (the source must then be a warehouse), each family's
+    part is computed now into a temporary table, appended to it, and the expression
+    only joins them: one family at a time needs the engine's memory, not all at once.
+    """
     for module in settings.modules if settings else []:
         _import(module)
     if isinstance(source, Warehouse):
@@ -73,7 +90,44 @@ def with_families(
         ctx = Context.from_tables(source, as_of, settings)
     chosen = [f for f in REGISTRY if families is None or f.name in families]
     columns = {f.name: f.features(ctx) for f in chosen}
-    return assemble(ctx, [family.compute(ctx) for family in chosen], chosen), columns
+    parts = [family.compute(ctx) for family in chosen]
+    if staged is not None:
+        if not isinstance(source, Warehouse):
+            raise TypeError("staged parts need a warehouse as the source")
+        for i, part in enumerate(parts):
+            parts[i] = source.stage(part, "part")
+            staged.append(parts[i])
+    return assemble(ctx, parts, chosen), columns
+
+
+@contextmanager
+def staged_snapshot(
+    wh: Warehouse,
+    as_of: dt.datetime,
+    settings: FeatureSettings | None = None,
+    families: list[str] | None = None,
+) -> Iterator[tuple[ibis.Table, dict[str, list[Feature]]]]:
+    """:func:`with_families` over parts staged family by family (within the engine
+    memory cap ``features.memory_limit``, default 256MB), dropped on exit."""
+    staged: list[ibis.Table] = []
+    cap = (settings or FeatureSettings()).memory_limit
+    try:
+        with wh.memory_capped(cap, "features.memory_limit"):
+            out = with_families(wh, as_of, settings, families, staged=staged)
+        yield out
+    finally:
+        wh.unstage(staged)
+
+
+def snapshot_frame(
+    wh: Warehouse,
+    as_of: dt.datetime,
+    settings: FeatureSettings | None = None,
+    families: list[str] | None = None,
+) -> pd.DataFrame:
+    """The snapshot computed from the warehouse as a data frame, ordered by customer."""
+    with staged_snapshot(wh, as_of, settings, families) as (snapshot, _):
+        return wh.to_pandas(snapshot)
 
 
 def typed(t: ibis.Table, features: list[Feature]) -> ibis.Table:

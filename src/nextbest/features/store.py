@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -36,7 +37,7 @@ import pandas as pd
 from nextbest.config import FeatureSettings
 from nextbest.errors import NotFoundError
 from nextbest.features.registry import Feature
-from nextbest.features.snapshot import with_families
+from nextbest.features.snapshot import staged_snapshot
 from nextbest.warehouse import Warehouse
 from nextbest.warehouse.writes import delete_in
 
@@ -206,16 +207,23 @@ def _collect(wh: Warehouse, parts: list[Part]) -> None:
 
 
 def save_snapshot(
-    wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings | None = None
+    wh: Warehouse,
+    as_of: dt.datetime,
+    settings: FeatureSettings | None = None,
+    *,
+    then: Callable[[], None] | None = None,
 ) -> int:
     """Compute and store the snapshot as of ``as_of`` in full, replacing any stored for
-    it; its rows."""
+    it; its rows. ``then`` runs in the same transaction once the snapshot is written."""
     settings = settings or FeatureSettings()
-    snapshot, families = with_families(wh, as_of, settings)
-    with wh.transaction():
-        staged = wh.stage(snapshot, "snapshot").get_name().rsplit(".", 1)[-1]
-        parts = [NewPart(name, staged, features) for name, features in families.items() if features]
+    with staged_snapshot(wh, as_of, settings) as (snapshot, families), wh.transaction():
+        staged = wh.stage(snapshot, "snapshot")
+        name = staged.get_name().rsplit(".", 1)[-1]
+        parts = [NewPart(fam, name, features) for fam, features in families.items() if features]
         written = write_snapshot(wh, as_of, parts, settings.half_life_days)
+        wh.unstage([staged])
+        if then is not None:
+            then()
         return next(iter(written.values())).rows if written else 0
 
 

@@ -42,7 +42,7 @@ import pandas as pd
 from nextbest.config import FeatureSettings
 from nextbest.evaluation.bootstrap import PairedComparison, paired_auc_bootstrap
 from nextbest.evaluation.curves import average_precision, roc_auc
-from nextbest.features import REGISTRY, Context, build_snapshot, default_as_of
+from nextbest.features import REGISTRY, Context, default_as_of, snapshot_frame
 from nextbest.features.labels import Target, outcomes, significant
 from nextbest.features.registry import Feature
 from nextbest.models.tabular import LIGHTGBM_DEFAULTS, PropensityModel
@@ -188,7 +188,7 @@ def _frame(
 ) -> pd.DataFrame:
     """:func:`nextbest.features.labels.training_frame`, with the snapshot built once per cutoff."""
     if cutoff not in snapshots:
-        snapshot = wh.to_pandas(build_snapshot(wh, cutoff, settings))
+        snapshot = snapshot_frame(wh, cutoff, settings)
         for column in snapshot.columns:
             if snapshot[column].dtype == "float64":
                 snapshot[column] = significant(snapshot[column].to_numpy())

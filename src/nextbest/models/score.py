@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from nextbest.config import FeatureSettings
 from nextbest.errors import NextBestError, NotFoundError
-from nextbest.features import REGISTRY, Context, build_snapshot, default_as_of
+from nextbest.features import REGISTRY, Context, default_as_of, snapshot_frame
 from nextbest.features.store import list_snapshots, load_snapshot
 from nextbest.models.registry import ModelRegistry, ModelVersion
 from nextbest.warehouse import Warehouse
@@ -211,7 +211,7 @@ def clv_score_frame(
 def _snapshot(wh: Warehouse, as_of: dt.datetime, settings: FeatureSettings | None) -> pd.DataFrame:
     if as_of in list_snapshots(wh):
         return load_snapshot(wh, as_of).drop(columns="as_of")
-    return wh.to_pandas(build_snapshot(wh, as_of, settings))
+    return snapshot_frame(wh, as_of, settings)
 
 
 def _segments(wh: Warehouse, as_of: dt.datetime) -> pd.DataFrame | None:

@@ -12,6 +12,7 @@ expressions and gets Ibis tables (or Arrow/pandas results) back.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +23,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from nextbest.config import Settings, project_dir
+from nextbest.config import MEMORY, Settings, project_dir
 from nextbest.errors import NotFoundError, WarehouseError
 from nextbest.schema import TABLES
 from nextbest.warehouse.plans import InliningCompiler
@@ -84,6 +85,7 @@ class Warehouse:
         read_only: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit
         self._in_transaction = False
         if read_only and not self.path.exists():
             raise NotFoundError(
@@ -239,10 +241,41 @@ class Warehouse:
             self._in_transaction = False
         self.raw_sql("COMMIT")
 
+    @contextlib.contextmanager
+    def memory_capped(self, memory_limit: str | None, setting: str) -> Iterator[Warehouse]:
+        """Run the block with the engine's memory cap at ``memory_limit`` (a size such
+        as ``128MB``; None leaves it), then restore the cap. Not inside a transaction
+        (its writes would hold the memory the block was meant to have). Work that
+        does not fit is a :class:`WarehouseError` naming ``setting``, the cap's source."""
+        if memory_limit is None:
+            yield self
+            return
+        if self._in_transaction:
+            raise RuntimeError("a memory cap cannot be set inside a transaction")
+        if not re.fullmatch(MEMORY, memory_limit):
+            raise ValueError(f"not a memory size: {memory_limit!r}")
+        self.raw_sql(f"SET memory_limit = '{memory_limit}'")
+        try:
+            yield self
+        except duckdb.OutOfMemoryException as err:
+            raise WarehouseError(
+                f"out of memory within the cap of {memory_limit}: {str(err).splitlines()[0]}",
+                field=setting,
+                hint=f"Raise {setting}, or set it to null to use the warehouse's cap.",
+            ) from None
+        finally:
+            self.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
+
     def stage(self, expr: ibis.Table, prefix: str = "stage") -> ibis.Table:
         """Materialize ``expr`` once as a temporary table (see :meth:`clear_scratch`)."""
         name = scratch_name(prefix)
         return self.con.create_table(name, expr, temp=True)
+
+    def unstage(self, tables: list[ibis.Table]) -> None:
+        """Drop temporary tables made by :meth:`stage` or :meth:`from_arrow`."""
+        for t in tables:
+            name = t.get_name().rsplit(".", 1)[-1]
+            self.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
     def from_arrow(self, data: pa.Table) -> ibis.Table:
         """Arrow data as a temporary table (see :meth:`clear_scratch`)."""

@@ -4,7 +4,7 @@
 ``as_of``, for :class:`~nextbest.models.recommend.ranker.CandidateRanker`'s
 ``user_features``:
 
-* from the feature snapshot at ``as_of`` (:func:`nextbest.features.build_snapshot`,
+* from the feature snapshot at ``as_of`` (:func:`nextbest.features.snapshot_frame`,
   which only reads rows strictly before ``as_of``): price sensitivity
   (``price_index``, ``discount_share``), recency (``recency_days``,
   ``days_since_last_event``), frequency and value (``frequency``, ``monetary``,
@@ -151,9 +151,9 @@ def customer_features(
     column per feature of ``columns`` (snapshot features), then
     ``view_price_index``, then the ``score_<model>`` columns (with ``registry``).
     """
-    from nextbest.features import build_snapshot
+    from nextbest.features import snapshot_frame
 
-    snapshot = wh.to_pandas(build_snapshot(wh, as_of, settings, families=_FAMILIES))
+    snapshot = snapshot_frame(wh, as_of, settings, families=_FAMILIES)
     missing = [c for c in columns if c not in snapshot.columns]
     if missing:
         raise KeyError(f"not snapshot features: {', '.join(missing)}")
