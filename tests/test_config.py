@@ -61,3 +61,12 @@ def test_wrong_type_names_field(tmp_path: Path) -> None:
     (tmp_path / CONFIG_FILE).write_text("warehouse:\n  threads: many\n")
     with pytest.raises(ConfigError, match=r"warehouse\.threads"):
         load_settings(tmp_path)
+
+
+@pytest.mark.parametrize("section", ["warehouse", "features"])
+def test_memory_caps_are_sizes(tmp_path: Path, section: str) -> None:
+    (tmp_path / CONFIG_FILE).write_text(f"{section}:\n  memory_limit: 1GB'; DROP\n")
+    with pytest.raises(ConfigError, match=rf"{section}\.memory_limit"):
+        load_settings(tmp_path)
+    (tmp_path / CONFIG_FILE).write_text(f"{section}:\n  memory_limit: 512MB\n")
+    assert getattr(load_settings(tmp_path), section).memory_limit == "512MB"

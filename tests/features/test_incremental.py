@@ -64,6 +64,9 @@ def test_incremental_steps_equal_full_recompute_on_random_days(store_wh):
         assert set(full.columns) <= set(got.columns)
         assert mismatches(full, got[full.columns]) == {}
         assert result.rows == len(full)
+        # its profile: each statement run and the commit
+        assert {"commit", "guards", "stage:delta"} <= set(result.timings)
+        assert all(seconds >= 0 for seconds in result.timings.values())
         steps += 1
     # the comparison can fail: a corrupted state gives a different snapshot
     wh.raw_sql("UPDATE feature_state_customers SET n_orders = n_orders + 1")

@@ -57,6 +57,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,8 @@ class Update:
     mode: str  # "incremental" or "full"
     since: dt.datetime | None = None  # the state advanced from (incremental)
     reason: str = ""  # why a full build was needed
+    # seconds per statement of an incremental step, and its commit (a profile)
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -247,10 +250,12 @@ def update_snapshot(
                 params=list(meta.values()),
             )
             run.save()
+            committing = time.perf_counter()
+        run.timings["commit"] = time.perf_counter() - committing
         rows = int(check.guards["customers"])
     wh.clear_scratch()
     mode = "full" if since is None else "incremental"
-    return Update(as_of, rows, mode, since, reason)
+    return Update(as_of, rows, mode, since, reason, run.timings)
 
 
 # -- when the state can be used ----------------------------------------------------------

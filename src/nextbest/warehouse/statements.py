@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ class Statements:
         self.key = hashlib.sha256(key.encode()).hexdigest() if key is not None else None
         self.substitute = substitute
         self.compiled = 0  # statements compiled (not found stored) by this object
+        self.timings: dict[str, float] = {}  # seconds each statement label took to run
         self._stored = self._load()
         self._new: dict[str, str] = {}
         self._tables: dict[str, ibis.Table] = {}
@@ -200,11 +202,21 @@ class Statements:
     def execute(self, label: str, make: Callable[[], str], params: list[Any] | None = None) -> None:
         """Run statement ``label`` (SQL from ``make`` the first time) with ``params``
         for its ``?`` marks."""
-        self.wh.raw_sql(self.sql(label, make), params=params)
+        sql = self.sql(label, make)
+        started = time.perf_counter()
+        self.wh.raw_sql(sql, params=params)
+        self._took(label, started)
 
     def query(self, label: str, build: Callable[[], ibis.Expr]) -> list[dict[str, Any]]:
         """The rows of query ``label`` as dicts of Python values."""
-        return records(self.wh.raw_sql(self.sql(label, lambda: self.compile(build()))))
+        sql = self.sql(label, lambda: self.compile(build()))
+        started = time.perf_counter()
+        rows = records(self.wh.raw_sql(sql))
+        self._took(label, started)
+        return rows
+
+    def _took(self, label: str, started: float) -> None:
+        self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - started
 
     def insert(self, label: str, target: str, build: Callable[[], ibis.Table]) -> None:
         """Append ``build()``'s rows to stored table ``target`` (matched by column name)."""
