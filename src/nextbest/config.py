@@ -106,7 +106,8 @@ class FeatureSettings(_Section):
         "256MB",
         pattern=MEMORY,
         description="engine memory cap while a snapshot is computed, one family at a time "
-        "(its streaming aggregates need little and spill beyond it); null: the warehouse's",
+        "(its streaming aggregates need little and spill beyond it; never above the "
+        "warehouse's); null: the warehouse's",
     )
     incremental: bool = Field(
         True,

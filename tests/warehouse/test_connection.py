@@ -83,6 +83,8 @@ def test_memory_cap_holds_inside_the_block_only(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError), wh.memory_capped("32MB", "test.cap"):
             raise RuntimeError("the cap is restored on errors too")
         assert cap(wh) == before
+        with wh.memory_capped("4GB", "test.cap"):  # never above the warehouse's
+            assert cap(wh) == before
         bad = wh.memory_capped("1GB'; --", "test.cap")
         with pytest.raises(ValueError, match="not a memory size"), bad:
             pass

@@ -23,7 +23,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from nextbest.config import MEMORY, Settings, project_dir
+from nextbest.config import Settings, project_dir
 from nextbest.errors import NotFoundError, WarehouseError
 from nextbest.schema import TABLES
 from nextbest.warehouse.plans import InliningCompiler
@@ -61,6 +61,17 @@ def records(cursor: Any) -> list[dict[str, Any]]:
     """The rows of an executed DuckDB cursor as dicts of Python values."""
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+_UNITS = {u: 1000.0**i for i, u in enumerate("KMGT", 1)} | {
+    f"{u}i": 1024.0**i for i, u in enumerate("KMGT", 1)
+}
+
+
+def _bytes(size: str) -> float | None:
+    """The bytes of an engine memory size such as ``256MB`` or ``2GiB`` (None: not one)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]i?)B", size)  # config.MEMORY's sizes
+    return float(m[1]) * _UNITS[m[2]] if m else None
 
 
 class Warehouse:
@@ -244,16 +255,18 @@ class Warehouse:
     @contextlib.contextmanager
     def memory_capped(self, memory_limit: str | None, setting: str) -> Iterator[Warehouse]:
         """Run the block with the engine's memory cap at ``memory_limit`` (a size such
-        as ``128MB``; None leaves it), then restore the cap. Not inside a transaction
-        (its writes would hold the memory the block was meant to have). Work that
-        does not fit is a :class:`WarehouseError` naming ``setting``, the cap's source."""
-        if memory_limit is None:
+        as ``128MB``; None, or a cap above the warehouse's, leaves it), then restore
+        the cap. Not inside a transaction (its writes would hold the memory the block
+        was meant to have). Work that does not fit is a :class:`WarehouseError`
+        naming ``setting``, the cap's source."""
+        if memory_limit is not None and _bytes(memory_limit) is None:
+            raise ValueError(f"not a memory size: {memory_limit!r}")
+        own = _bytes(self.memory_limit)
+        if memory_limit is None or (own is not None and own <= (_bytes(memory_limit) or 0)):
             yield self
             return
         if self._in_transaction:
             raise RuntimeError("a memory cap cannot be set inside a transaction")
-        if not re.fullmatch(MEMORY, memory_limit):
-            raise ValueError(f"not a memory size: {memory_limit!r}")
         self.raw_sql(f"SET memory_limit = '{memory_limit}'")
         try:
             yield self
