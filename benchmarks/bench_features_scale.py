@@ -1,6 +1,7 @@
 """How feature snapshots scale with the number of events: full and incremental.
 
     python benchmarks/bench_features_scale.py [--events 1000000,10000000,30000000] [--steps 3]
+        [--memory-limit 2GB]
         [--reuse]
 
 For each size a synthetic store with about that many events (about 107 events per
@@ -59,6 +60,10 @@ def _engine_imported() -> None:
     import ibis.backends.duckdb  # noqa: F401
 
 
+def _db(args: argparse.Namespace) -> Path:
+    return Path(args.work) / "warehouse.duckdb"
+
+
 def stage_snapshot(args: argparse.Namespace) -> dict:
     import datetime as dt
 
@@ -68,7 +73,7 @@ def stage_snapshot(args: argparse.Namespace) -> dict:
     _engine_imported()
     t0 = time.perf_counter()
     with (
-        Warehouse(Path(args.work) / "warehouse.duckdb", read_only=True) as wh,
+        Warehouse(_db(args), read_only=True, memory_limit=args.memory_limit) as wh,
         staged_snapshot(wh, dt.datetime.fromisoformat(args.as_of)) as (snapshot, _),
     ):
         rows = wh.to_arrow(snapshot).num_rows
@@ -84,8 +89,8 @@ def stage_update(args: argparse.Namespace) -> dict:
 
     _engine_imported()
     t0 = time.perf_counter()
-    path = Path(args.work) / "warehouse.duckdb"
-    wh = Warehouse(path)
+    path = _db(args)
+    wh = Warehouse(path, memory_limit=args.memory_limit)
     opened = time.perf_counter()
     try:
         result = update_snapshot(wh, dt.datetime.fromisoformat(args.as_of), full=args.full)
@@ -118,7 +123,7 @@ def stage_save(args: argparse.Namespace) -> dict:
 
     _engine_imported()
     t0 = time.perf_counter()
-    with Warehouse(Path(args.work) / "warehouse.duckdb") as wh:
+    with Warehouse(_db(args), memory_limit=args.memory_limit) as wh:
         rows = save_snapshot(wh, dt.datetime.fromisoformat(args.as_of))
     return {"seconds": time.perf_counter() - t0, "rows": rows}
 
@@ -134,7 +139,7 @@ def stage_check(args: argparse.Namespace) -> dict:
     from nextbest.warehouse import Warehouse
 
     as_of = dt.datetime.fromisoformat(args.as_of)
-    with Warehouse(Path(args.work) / "warehouse.duckdb", read_only=True) as wh:
+    with Warehouse(_db(args), read_only=True, memory_limit=args.memory_limit) as wh:
         full = snapshot_frame(wh, as_of).reset_index(drop=True)
         got = load_snapshot(wh, as_of).reset_index(drop=True)[full.columns]
     differ = []
@@ -187,6 +192,7 @@ def main() -> None:
     parser.add_argument("--as-of", default="", help="(stage) snapshot moment")
     parser.add_argument("--full", action="store_true", help="(stage) a full update")
     parser.add_argument("--steps", type=int, default=3, help="incremental days to time")
+    parser.add_argument("--memory-limit", default="2GB", help="the warehouse's memory cap")
     parser.add_argument(
         "--reuse", action="store_true", help="keep the ingested stores under --work and reuse them"
     )

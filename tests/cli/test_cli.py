@@ -135,6 +135,12 @@ def test_features_build_show_list(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "not in the snapshot" in missing.stderr
     bad = runner.invoke(app, ["features", "build", "--as-of", "soon", "--project", str(tmp_path)])
     assert bad.exit_code == 1 and "--as-of" in bad.stderr
+    # work that does not fit the engine's memory cap names the setting to raise
+    (tmp_path / "nextbest.yaml").write_text("warehouse:\n  memory_limit: 8MB\n")
+    starved = runner.invoke(app, ["features", "build", "--full", "--project", str(tmp_path)])
+    assert starved.exit_code == 1, starved.output
+    assert "out of memory within the cap of 8MB" in starved.stderr
+    assert "Raise warehouse.memory_limit" in starved.stderr
 
 
 @pytest.mark.parametrize(

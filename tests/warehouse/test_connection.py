@@ -93,3 +93,8 @@ def test_memory_cap_holds_inside_the_block_only(tmp_path: Path) -> None:
             wh.raw_sql("SELECT count(DISTINCT i) FROM range(20000000) t(i)").fetchall()
         assert err.value.field == "test.cap"
         assert cap(wh) == before
+        # outside a capped block: the warehouse's own cap is named
+        with pytest.raises(WarehouseError, match="cap of 1GB") as err, wh.engine_errors():
+            wh.raw_sql("SET memory_limit = '8MB'")
+            wh.raw_sql("SELECT count(DISTINCT i) FROM range(20000000) t(i)").fetchall()
+        assert err.value.field == "warehouse.memory_limit"

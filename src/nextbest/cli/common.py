@@ -79,7 +79,7 @@ def settings_for(project: Path | None) -> tuple[Path, Settings]:
 @contextmanager
 def open_warehouse(project: Path | None, *, read_only: bool = False) -> Iterator[Warehouse]:
     root, settings = settings_for(project)
-    with Warehouse.open(settings, root, read_only=read_only) as wh:
+    with Warehouse.open(settings, root, read_only=read_only) as wh, wh.engine_errors():
         yield wh
 
 

@@ -97,6 +97,7 @@ class Warehouse:
     ) -> None:
         self.path = Path(path)
         self.memory_limit = memory_limit
+        self._cap = ("warehouse.memory_limit", memory_limit)  # the cap in force, its setting
         self._in_transaction = False
         if read_only and not self.path.exists():
             raise NotFoundError(
@@ -268,16 +269,32 @@ class Warehouse:
         if self._in_transaction:
             raise RuntimeError("a memory cap cannot be set inside a transaction")
         self.raw_sql(f"SET memory_limit = '{memory_limit}'")
+        outer, self._cap = self._cap, (setting, memory_limit)
+        try:
+            with self.engine_errors():
+                yield self
+        finally:
+            self._cap = outer
+            self.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
+
+    @contextlib.contextmanager
+    def engine_errors(self) -> Iterator[Warehouse]:
+        """Run the block turning the engine running out of memory into a
+        :class:`WarehouseError` that names the memory cap in force and its setting."""
         try:
             yield self
         except duckdb.OutOfMemoryException as err:
+            setting, cap = self._cap
+            hint = f"Raise {setting}" + (
+                ", or set it to null to use the warehouse's cap."
+                if setting != "warehouse.memory_limit"
+                else ": the engine spills to disk beyond it, but some steps need more at once."
+            )
             raise WarehouseError(
-                f"out of memory within the cap of {memory_limit}: {str(err).splitlines()[0]}",
+                f"out of memory within the cap of {cap}: {str(err).splitlines()[0]}",
                 field=setting,
-                hint=f"Raise {setting}, or set it to null to use the warehouse's cap.",
+                hint=hint,
             ) from None
-        finally:
-            self.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
 
     def stage(self, expr: ibis.Table, prefix: str = "stage") -> ibis.Table:
         """Materialize ``expr`` once as a temporary table (see :meth:`clear_scratch`)."""
