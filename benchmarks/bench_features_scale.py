@@ -1,7 +1,7 @@
 """How feature snapshots scale with the number of events: full and incremental.
 
     python benchmarks/bench_features_scale.py [--events 1000000,10000000,30000000] [--steps 3]
-        [--memory-limit 2GB]
+        [--memory-limit 2GB] [--feature-memory-limit 256MB|null]
         [--reuse]
 
 For each size a synthetic store with about that many events (about 107 events per
@@ -67,14 +67,17 @@ def _db(args: argparse.Namespace) -> Path:
 def stage_snapshot(args: argparse.Namespace) -> dict:
     import datetime as dt
 
+    from nextbest.config import FeatureSettings
     from nextbest.features.snapshot import staged_snapshot
     from nextbest.warehouse import Warehouse
 
+    cap = args.feature_memory_limit
+    settings = FeatureSettings(**({"memory_limit": None if cap == "null" else cap} if cap else {}))
     _engine_imported()
     t0 = time.perf_counter()
     with (
         Warehouse(_db(args), read_only=True, memory_limit=args.memory_limit) as wh,
-        staged_snapshot(wh, dt.datetime.fromisoformat(args.as_of)) as (snapshot, _),
+        staged_snapshot(wh, dt.datetime.fromisoformat(args.as_of), settings) as (snapshot, _),
     ):
         rows = wh.to_arrow(snapshot).num_rows
     return {"seconds": time.perf_counter() - t0, "rows": rows}
@@ -193,6 +196,9 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="(stage) a full update")
     parser.add_argument("--steps", type=int, default=3, help="incremental days to time")
     parser.add_argument("--memory-limit", default="2GB", help="the warehouse's memory cap")
+    parser.add_argument(
+        "--feature-memory-limit", default="", help="features.memory_limit of the full snapshot"
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="keep the ingested stores under --work and reuse them"
     )
