@@ -218,7 +218,7 @@ def save_snapshot(
     settings = settings or FeatureSettings()
     with staged_snapshot(wh, as_of, settings) as (snapshot, families), wh.transaction():
         staged = wh.stage(snapshot, "snapshot")
-        name = staged.get_name().rsplit(".", 1)[-1]
+        name = wh.table_name(staged)
         parts = [NewPart(fam, name, features) for fam, features in families.items() if features]
         written = write_snapshot(wh, as_of, parts, settings.half_life_days)
         wh.unstage([staged])

@@ -23,7 +23,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from nextbest.config import Settings, project_dir
+from nextbest.config import MEMORY, Settings, project_dir
 from nextbest.errors import NotFoundError, WarehouseError
 from nextbest.schema import TABLES
 from nextbest.warehouse.plans import InliningCompiler
@@ -70,8 +70,8 @@ _UNITS = {u: 1000.0**i for i, u in enumerate("KMGT", 1)} | {
 
 def _bytes(size: str) -> float | None:
     """The bytes of an engine memory size such as ``256MB`` or ``2GiB`` (None: not one)."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]i?)B", size)  # config.MEMORY's sizes
-    return float(m[1]) * _UNITS[m[2]] if m else None
+    m = re.fullmatch(MEMORY, size)
+    return float(size[: m.start(2)]) * _UNITS[m[2][:-1]] if m else None
 
 
 class Warehouse:
@@ -260,10 +260,13 @@ class Warehouse:
         the cap. Not inside a transaction (its writes would hold the memory the block
         was meant to have). Work that does not fit is a :class:`WarehouseError`
         naming ``setting``, the cap's source."""
-        if memory_limit is not None and _bytes(memory_limit) is None:
+        if memory_limit is None:
+            yield self
+            return
+        wanted, own = _bytes(memory_limit), _bytes(self.memory_limit)
+        if wanted is None:
             raise ValueError(f"not a memory size: {memory_limit!r}")
-        own = _bytes(self.memory_limit)
-        if memory_limit is None or (own is not None and own <= (_bytes(memory_limit) or 0)):
+        if own is not None and own <= wanted:
             yield self
             return
         if self._in_transaction:
@@ -301,11 +304,15 @@ class Warehouse:
         name = scratch_name(prefix)
         return self.con.create_table(name, expr, temp=True)
 
+    @staticmethod
+    def table_name(t: ibis.Table) -> str:
+        """The bare name (for SQL) of a table made by :meth:`stage` or :meth:`from_arrow`."""
+        return t.get_name().rsplit(".", 1)[-1]
+
     def unstage(self, tables: list[ibis.Table]) -> None:
         """Drop temporary tables made by :meth:`stage` or :meth:`from_arrow`."""
         for t in tables:
-            name = t.get_name().rsplit(".", 1)[-1]
-            self.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+            self.raw_sql(f'DROP TABLE IF EXISTS "{self.table_name(t)}"')
 
     def from_arrow(self, data: pa.Table) -> ibis.Table:
         """Arrow data as a temporary table (see :meth:`clear_scratch`)."""

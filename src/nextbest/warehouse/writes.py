@@ -38,7 +38,7 @@ def upsert(wh: Warehouse, name: str, expr: ibis.Table, keys: list[str]) -> None:
         return
     with wh.transaction():
         rows = wh.stage(expr, "upsert")
-        staged = rows.get_name().rsplit(".", 1)[-1]
+        staged = wh.table_name(rows)
         match = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
         wh.raw_sql(f'DELETE FROM "{name}" AS t USING "{staged}" AS s WHERE {match}')
         wh.insert(name, rows)
