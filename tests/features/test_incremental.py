@@ -132,3 +132,39 @@ def test_an_edited_birth_date_rebuilds_the_state(store_wh):
     assert nxt.mode == "full" and "customer profiles" in nxt.reason
     full = wh.to_pandas(build_snapshot(wh, nxt.as_of)).reset_index(drop=True)
     assert mismatches(full, stored(wh, nxt.as_of)[full.columns]) == {}
+
+
+def test_new_top_categories_rewrite_the_preferences(tmp_path):
+    root = tmp_path
+    write_store(generate(customers=120, days=90, seed=5), root / "store")
+    settings = FeatureSettings(top_categories=2)
+    with Warehouse(root / "w.duckdb", threads=1) as wh:
+        ingest(wh, root / "store")
+        day = default_as_of(wh) - dt.timedelta(days=10)
+        update_snapshot(wh, day, settings, full=True)
+        ranked = wh.raw_sql(
+            "SELECT p.category, count(*) AS n FROM events e JOIN products p USING (product_id) "
+            "WHERE e.occurred_at < ? GROUP BY 1 ORDER BY n DESC, 1",
+            params=[day],
+        ).fetchall()
+        last, most = ranked[-1][0], ranked[0][1]
+        # a burst of views of the least viewed category: it becomes the most viewed
+        wh.raw_sql(
+            "INSERT INTO events (event_id, customer_id, event_type, product_id, occurred_at) "
+            "SELECT 'burst-' || i, c.customer_id, 'product_view', p.product_id, "
+            "? + INTERVAL 1 HOUR FROM range(?) AS r(i) "
+            "JOIN (SELECT customer_id, row_number() OVER (ORDER BY customer_id) - 1 AS k "
+            "FROM customers WHERE signup_at < ?) AS c ON c.k = i % 7 "
+            "JOIN (SELECT min(product_id) AS product_id FROM products WHERE category = ?) AS p "
+            "ON TRUE",
+            params=[day, most + 1, day, last],
+        )
+        for nxt in (day + dt.timedelta(days=1), day + dt.timedelta(days=2)):
+            result = update_snapshot(wh, nxt, settings)
+            assert result.mode == "incremental", result.reason
+            full = wh.to_pandas(build_snapshot(wh, nxt, settings)).reset_index(drop=True)
+            assert f"affinity_{last}" in full.columns
+            assert mismatches(full, stored(wh, nxt)[full.columns]) == {}
+        parts = [current_parts(wh, d)["preferences"] for d in (nxt - dt.timedelta(days=1), nxt)]
+        assert parts[0].parent is None  # every customer's preferences written anew
+        assert parts[1].parent == parts[0].part  # then a patch again
