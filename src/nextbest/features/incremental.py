@@ -106,7 +106,7 @@ MESSAGES = "feature_state_messages"
 META = "feature_state_meta"
 STATE_TABLES = (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES, WINDOWS, MESSAGES)
 
-STATE_VERSION = 3  # the layout of the state tables (older states are rebuilt)
+STATE_VERSION = 4  # the layout of the state tables (older states are rebuilt)
 LN2 = 0.6931471805599453
 MAX_HALF_LIVES = 500  # from the anchor (2^500: far from overflowing a float)
 TS = "timestamp(6)"
@@ -313,16 +313,17 @@ def _guards(run: Statements) -> ibis.Table:
         )
         counted: dict[str, ibis.Value] = {}
         if name == "customers":  # and what the lifecycle features read of them
-            profile = t.customer_id.concat(
-                "|", t.signup_at.cast("string").fill_null(""), "|", t.birth_date.cast("string")
-            ).fill_null(t.customer_id)
+            # hashed as a record, not as text: no value is formatted
+            profile = ibis.struct(
+                {"id": t.customer_id, "signup": t.signup_at, "birth": t.birth_date}
+            )
             for when, cut in cuts.items():
                 known = t.signup_at.isnull() | (t.signup_at < cut)
                 counted[f"profiles_{when}"] = ibis.ifelse(known, profile.hash(), 0).sum()
             row = t.aggregate(**counted)
             values.update({c: row[c].as_scalar() for c in counted})
     p = wh.table("products")
-    key = p.product_id.concat("|", p.category.fill_null(""), "|", p.brand.fill_null(""))
+    key = ibis.struct({"id": p.product_id, "category": p.category, "brand": p.brand})
     values["products_n"] = p.count().as_scalar()
     values["products_hash"] = key.hash().sum().as_scalar()
     return run.table("params").select(**values)
