@@ -910,6 +910,7 @@ class _Step:
         flagged = sorted(full & set(INCREMENTAL))
         run.stage("changed", lambda: self._changed(flagged), label=f"changed:{flagged}")
         run.stage("state", self._changed_state)
+        run.stage("state_windows", self._state_windows)
         for name, features in families.items():
             label = f"part_{name}:{_variant(ctx.categories) if name == 'preferences' else ''}"
             build = functools.partial(self._family_rows, name, features)
@@ -993,6 +994,16 @@ class _Step:
         family = REGISTRY.families[name]
         return assemble(self.ctx, [family.compute(self.ctx)], [family], ordered=False)
 
+    def _state_windows(self) -> ibis.Table:
+        """The state rows after this step of the customers flagged for rfm or behaviour,
+        with their windowed counts (staged once: both families read them)."""
+        changed = self._t("changed")
+        windowed = changed.filter(changed.rfm | changed.behaviour).select("customer_id")
+        windows = self._after(WINDOWS, self._t("windows"), ["customer_id"], windowed)
+        names = self._window_names()
+        sw = self._t("state").semi_join(windowed, "customer_id").left_join(windows, "customer_id")
+        return sw.drop("customer_id_right").mutate(**{n: sw[n].fill_null(0) for n in names})
+
     def _changed_state(self) -> ibis.Table:
         """The customer state rows after this step of the customers flagged for any family."""
         who = self._t("changed").select("customer_id")
@@ -1054,12 +1065,7 @@ class _Step:
         ctx = self.ctx
         changed = self._t("changed")
         sets = {n: changed.filter(changed[n]).select("customer_id") for n in INCREMENTAL}
-        s = self._t("state")
-        windowed = changed.filter(changed.rfm | changed.behaviour).select("customer_id")
-        windows = self._after(WINDOWS, self._t("windows"), ["customer_id"], windowed)
-        names = self._window_names()
-        sw = s.semi_join(windowed, "customer_id").left_join(windows, "customer_id")
-        sw = sw.drop("customer_id_right").mutate(**{n: sw[n].fill_null(0) for n in names})
+        s, sw = self._t("state"), self._t("state_windows")
         w = ctx.settings.windows
 
         def window_cols(t: ibis.Table, *feats: str) -> dict[str, ibis.Value]:
