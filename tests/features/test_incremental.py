@@ -135,11 +135,10 @@ def test_an_edited_birth_date_rebuilds_the_state(store_wh):
 
 
 def test_new_top_categories_rewrite_the_preferences(tmp_path):
-    root = tmp_path
-    write_store(generate(customers=120, days=90, seed=5), root / "store")
+    write_store(generate(customers=120, days=90, seed=5), tmp_path / "store")
     settings = FeatureSettings(top_categories=2)
-    with Warehouse(root / "w.duckdb", threads=1) as wh:
-        ingest(wh, root / "store")
+    with Warehouse(tmp_path / "w.duckdb", threads=1) as wh:
+        ingest(wh, tmp_path / "store")
         day = default_as_of(wh) - dt.timedelta(days=10)
         update_snapshot(wh, day, settings, full=True)
         ranked = wh.raw_sql(

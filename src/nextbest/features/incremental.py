@@ -106,7 +106,7 @@ MESSAGES = "feature_state_messages"
 META = "feature_state_meta"
 STATE_TABLES = (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES, WINDOWS, MESSAGES)
 
-STATE_VERSION = 4  # the layout of the state tables (older states are rebuilt)
+STATE_VERSION = 4  # the state tables and guards as written (older states are rebuilt)
 LN2 = 0.6931471805599453
 MAX_HALF_LIVES = 500  # from the anchor (2^500: far from overflowing a float)
 TS = "timestamp(6)"
