@@ -14,6 +14,8 @@ Then, each step in its own process, timed after its imports, with its peak memor
 2. one incremental update per following day (``nextbest features build`` as a daily
    job would run it): the first compiles the step's SQL and keeps it in the
    warehouse, the later ones run the kept SQL (the median of them is reported);
+   and each day's writes alone (the state rows it upserted and the patch rows it
+   added, replayed on a copy of the warehouse before that day);
 3. the full snapshot of the last of those days, cold from the warehouse (the
    recompute the incremental update replaces), and a check that both are equal;
    then the same snapshot computed and stored in full (``save_snapshot``).
@@ -131,6 +133,65 @@ def stage_save(args: argparse.Namespace) -> dict:
     return {"seconds": time.perf_counter() - t0, "rows": rows}
 
 
+def stage_writes(args: argparse.Namespace) -> dict:
+    """An incremental day's writes alone, on a copy of the warehouse before it:
+    the state rows it upserted and the rows of the snapshot parts it added, found by
+    comparing the warehouse before and after the day (not timed), then deleted by key
+    and inserted in one transaction, committed and checkpointed at close (timed).
+
+    What any step that keeps this state in the warehouse pays before computing
+    anything (the small tables, the top categories and the state's description, are
+    left out)."""
+    from nextbest.features.incremental import STATE_KEYS
+    from nextbest.features.store import PARTS_TABLE
+    from nextbest.warehouse import Warehouse
+
+    work = Path(args.work)
+    path = work / "writes.duckdb"
+    shutil.copyfile(work / "before.duckdb", path)
+    wh = Warehouse(path, memory_limit=args.memory_limit)
+    wh.raw_sql(f"ATTACH '{_db(args)}' AS after (READ_ONLY)")
+    newest = wh.raw_sql(f'SELECT max(part) FROM "{PARTS_TABLE}"').fetchone()[0]
+    patched = [
+        name
+        for (name,) in wh.raw_sql(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'after' "
+            "AND table_name LIKE 'feature_rows_%' ORDER BY 1"
+        ).fetchall()
+    ]
+    rows = {}
+    for name in [*STATE_KEYS, *patched]:
+        new = (
+            f'SELECT * FROM after."{name}" EXCEPT SELECT * FROM main."{name}"'
+            if name in STATE_KEYS
+            else f'SELECT * FROM after."{name}" WHERE part > {newest}'
+        )
+        wh.raw_sql(f'CREATE TEMP TABLE "w_{name}" AS {new}')
+        rows[name] = wh.raw_sql(f'SELECT count(*) FROM "w_{name}"').fetchone()[0]
+    wh.raw_sql("DETACH after")
+    t0 = time.perf_counter()
+    wh.raw_sql("BEGIN TRANSACTION")
+    for name, (_, keys) in STATE_KEYS.items():
+        match = " AND ".join(f't."{k}" = w."{k}"' for k in keys)
+        wh.raw_sql(f'DELETE FROM "{name}" AS t USING "w_{name}" AS w WHERE {match}')
+    for name in rows:
+        wh.raw_sql(f'INSERT INTO "{name}" SELECT * FROM "w_{name}"')
+    committing = time.perf_counter()
+    wh.raw_sql("COMMIT")
+    closing = time.perf_counter()
+    wh.close()
+    seconds = time.perf_counter() - t0
+    path.unlink()
+    return {
+        "seconds": seconds,
+        "statements_s": committing - t0,
+        "commit_s": closing - committing,
+        "close_s": t0 + seconds - closing,
+        "state_rows": sum(rows[n] for n in STATE_KEYS),
+        "patch_rows": sum(rows[n] for n in patched),
+    }
+
+
 def stage_check(args: argparse.Namespace) -> dict:
     """Compare the stored snapshot of ``--as-of`` with a full recompute."""
     import datetime as dt
@@ -184,6 +245,7 @@ STAGES = {
     "snapshot": stage_snapshot,
     "update": stage_update,
     "check": stage_check,
+    "writes": stage_writes,
     "save": stage_save,
 }
 
@@ -219,6 +281,7 @@ def main() -> None:
         "full + state s",
         "first incremental s",
         "incremental s",
+        "its writes alone s",
         "incremental MB",
         "file MB/day",
         "speed-up",
@@ -235,10 +298,13 @@ def main() -> None:
         opts = {"work": work, "events": ""}
         with console.status("full snapshot and feature state ..."):
             first = run_stage(__file__, "update", args, as_of=days[0].isoformat(), **opts)
-        steps = []
+        steps, writes = [], []
         for day in days[1:]:
+            shutil.copyfile(work / "warehouse.duckdb", work / "before.duckdb")
             with console.status(f"incremental update to {day:%Y-%m-%d} ..."):
                 steps.append(run_stage(__file__, "update", args, as_of=day.isoformat(), **opts))
+                writes.append(run_stage(__file__, "writes", args, **opts))
+        (work / "before.duckdb").unlink()
         assert all(s["mode"] == "incremental" for s in steps), steps
         with console.status("full snapshot of the last day ..."):
             snap = run_stage(__file__, "snapshot", args, as_of=days[-1].isoformat(), **opts)
@@ -246,6 +312,7 @@ def main() -> None:
             # last: it replaces the incrementally made snapshot just checked
             saved = run_stage(__file__, "save", args, as_of=days[-1].isoformat(), **opts)
         inc = statistics.median(s["seconds"] for s in steps[1:] or steps)
+        alone = statistics.median(w["seconds"] for w in writes[1:] or writes)
         table.add_row(
             f"{prep['events']:,}",
             f"{prep['customers']:,}",
@@ -255,6 +322,7 @@ def main() -> None:
             f"{first['seconds']:.1f}",
             f"{steps[0]['seconds']:.2f}",
             f"{inc:.2f}",
+            f"{alone:.2f}",
             f"{max(s['peak_mb'] for s in steps):,.0f}",
             f"{(steps[-1]['file_mb'] - first['file_mb']) / len(steps):.1f}",
             f"{snap['seconds'] / inc:.1f}x",
@@ -267,7 +335,18 @@ def main() -> None:
             f"{last['statements']} statements (largest: {largest}), "
             f"commit {last['commit_s']:.2f} s, open {last['open_s']:.2f} s, "
             f"close {last['close_s']:.2f} s, "
-            f"all {last['seconds']:.2f} s"
+            f"all {last['seconds']:.2f} s; its writes alone: {writes[-1]['seconds']:.2f} s "
+            f"({writes[-1]['state_rows']:,} state rows upserted and "
+            f"{writes[-1]['patch_rows']:,} patch rows added in "
+            f"{writes[-1]['statements_s']:.2f} s, commit {writes[-1]['commit_s']:.2f} s, "
+            f"close {writes[-1]['close_s']:.2f} s); 10x would be {snap['seconds'] / 10:.2f} s"
+        )
+        profiles.append(
+            "  by day, incremental s / writes alone s: "
+            + ", ".join(
+                f"{s['seconds']:.2f} / {w['seconds']:.2f}"
+                for s, w in zip(steps, writes, strict=True)
+            )
         )
         if args.reuse:
             (work / "warehouse.duckdb").unlink(missing_ok=True)
@@ -278,9 +357,11 @@ def main() -> None:
         console.print(line)
     console.print(
         "first incremental s: the first daily update (compiles the SQL); incremental s: the\n"
-        "median of the later ones; speed-up: full s / incremental s; full, stored s: the full\n"
-        "snapshot computed and stored, as a daily job without the state would; file MB/day:\n"
-        "how much the warehouse file grew per incremental day"
+        "median of the later ones; its writes alone s: the same days' upserts of state rows\n"
+        "and their patch rows, replayed alone on the warehouse before each (what a step pays\n"
+        "before computing anything; median); speed-up: full s / incremental s; full, stored\n"
+        "s: the full snapshot computed and stored, as a daily job without the state would;\n"
+        "file MB/day: how much the warehouse file grew per incremental day"
     )
 
 

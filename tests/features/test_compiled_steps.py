@@ -91,3 +91,23 @@ def test_statements_without_a_key_keep_nothing(tmp_path):
             run.save()
             assert run.compiled == 1
         assert CACHE_TABLE not in wh.list_tables()
+
+
+def test_parameters_take_their_values_as_literals_and_must_be_bound(tmp_path):
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        for name, day in (("O'Brien; DROP TABLE orders", 2), ("plain", 5)):
+            run = Statements(wh, "parameters")
+            run.bind(name=(name, "string"), day=(dt.date(2025, 1, day), "date"))
+            label, when = run.param("name"), run.param("day")
+            params = run.table("params")
+            rows = run.query("echo", lambda p=params, a=label, b=when: p.select(a=a, b=b.day()))
+            run.save()
+            # the value itself comes back, quotes and all, through the stored SQL
+            assert rows == [{"a": name, "b": day}]
+        assert wh.has_table("orders")
+        run = Statements(wh, "parameters")
+        run.bind(name=("x", "string"))  # no day: the stored statement cannot run
+        with pytest.raises(KeyError, match="not bound"):
+            run.query("echo", lambda: run.table("params"))
+        with pytest.raises(KeyError, match="no parameter 'day'"):
+            run.param("day")

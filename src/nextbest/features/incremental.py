@@ -105,6 +105,16 @@ WINDOWS = "feature_state_windows"
 MESSAGES = "feature_state_messages"
 META = "feature_state_meta"
 STATE_TABLES = (CUSTOMERS, DAILY, SESSIONS, AFFINITY, PRICES, CATEGORIES, WINDOWS, MESSAGES)
+# the state tables a step upserts: their key columns, and the scratch table they come from
+STATE_KEYS: dict[str, tuple[str, list[str]]] = {
+    CUSTOMERS: ("customers", ["customer_id"]),
+    AFFINITY: ("affinity", ["customer_id", "kind", "key"]),
+    PRICES: ("prices", ["customer_id", "category"]),
+    DAILY: ("daily", ["customer_id", "day"]),
+    SESSIONS: ("sessions", ["customer_id", "session_id"]),
+    WINDOWS: ("windows", ["customer_id"]),
+    MESSAGES: ("messages", ["customer_id"]),
+}
 
 STATE_VERSION = 4  # the state tables and guards as written (older states are rebuilt)
 LN2 = 0.6931471805599453
@@ -522,6 +532,7 @@ class _Step:
         run = self.run
         run.stage("sessions", self._sessions)
         run.stage("carts", self._abandoned)
+        run.stage("items", self._items)
         run.stage("delta", self._customer_delta)
         run.stage("message_delta", self._messages)
         run.stage("daily_delta", self._daily_delta)
@@ -671,14 +682,15 @@ class _Step:
         )
         return t
 
-    def _new_items(self) -> ibis.Table:
-        """The lines of this step's orders, with the order's customer and total."""
+    def _items(self) -> ibis.Table:
+        """The lines of this step's orders, with the order's customer and total (staged
+        once: the discounts and the prices read them)."""
         items = self.ctx["order_items"].semi_join(self.orders, "order_id")
         orders = self.orders.select("order_id", "customer_id", "total")
         return items.inner_join(orders, "order_id")
 
     def _discounts(self) -> ibis.Table:
-        items = self._new_items()
+        items = self._t("items")
         lines = items.group_by(["order_id", "customer_id"]).aggregate(
             _value=(items.quantity * items.unit_price.cast("float64")).sum(),
             _total=items.total.cast("float64").max(),
@@ -804,7 +816,7 @@ class _Step:
         return u.group_by(["customer_id", "kind", "key"]).aggregate(score=u.score.sum())
 
     def _merged_prices(self) -> ibis.Table:
-        items = self._new_items()
+        items = self._t("items")
         products = self.ctx["products"].select("product_id", "category")
         items = items.inner_join(products, "product_id")
         items = items.filter(items.category.notnull() & items.unit_price.notnull())
@@ -850,18 +862,9 @@ class _Step:
     def write_state(self) -> None:
         """Write the merged rows (inside the caller's transaction): upserts of the
         changed rows when the state grows, else whole tables."""
-        writes = [
-            (CUSTOMERS, "customers", ["customer_id"]),
-            (AFFINITY, "affinity", ["customer_id", "kind", "key"]),
-            (PRICES, "prices", ["customer_id", "category"]),
-            (DAILY, "daily", ["customer_id", "day"]),
-            (SESSIONS, "sessions", ["customer_id", "session_id"]),
-            (WINDOWS, "windows", ["customer_id"]),
-            (MESSAGES, "messages", ["customer_id"]),
-        ]
         if self.fresh:
             sessions = ["customer_id", "session_id", "first", "last", "events"]
-            for name, scratch, _ in writes:
+            for name, (scratch, _) in STATE_KEYS.items():
                 rows = self._t(scratch)
                 if name == SESSIONS:
                     rows = rows.select(*sessions)
@@ -870,7 +873,7 @@ class _Step:
                 overwrite(self.wh, name, rows)
             overwrite(self.wh, CATEGORIES, self._t("categories"))
             return
-        for name, scratch, keys in writes:
+        for name, (scratch, keys) in STATE_KEYS.items():
             self.run.upsert(name, scratch, keys)
         self.run.execute(f"delete:{CATEGORIES}", lambda: f'DELETE FROM "{CATEGORIES}"')
         self.run.insert(f"insert:{CATEGORIES}", CATEGORIES, lambda: self._t("categories"))
@@ -970,7 +973,8 @@ class _Step:
         """The lifecycle rows of the flagged customers and of those whose birthday fell
         in the step."""
         ctx = self.ctx
-        customers = ctx["customers"]
+        # what the features read of the profiles (the rest are wide text, read for nothing)
+        customers = ctx["customers"].select("customer_id", "signup_at", "birth_date")
         changed = self._t("changed")
         flagged = customers.semi_join(changed.filter(changed.lifecycle), "customer_id")
         # a birthday in [A, B) restarts the countdown; one on B's day adds a year

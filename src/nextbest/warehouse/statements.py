@@ -7,11 +7,14 @@ compiles each statement the first time it is asked for, stores it in the table
 ``_compiled_statements`` under a key, and on later runs executes the stored SQL
 without building anything.
 
-What changes between runs goes into a one-row *parameters* table (see
-:meth:`Statements.bind`) that the statements read, so the SQL itself stays the same.
-Values that the expressions hold as literals can be turned into reads of that table
-when compiling (``substitute``). The key must name everything else the SQL depends
-on; :func:`schema_key` covers the columns of the tables read.
+What changes between runs is bound as *parameters* (see :meth:`Statements.bind`):
+the stored SQL holds a marker for each, replaced by the value as a literal when the
+statement runs, so the SQL kept stays the same while the engine plans each run with
+the values themselves (cheaper to plan than reading them from a table). They are
+also kept as a one-row parameters table. Values that the expressions hold as
+literals can be turned into parameters when compiling (``substitute``). The key
+must name everything else the SQL depends on; :func:`schema_key` covers the columns
+of the tables read.
 
 >>> import tempfile, pathlib, ibis, datetime as dt
 >>> from nextbest.warehouse import Warehouse
@@ -29,6 +32,7 @@ on; :func:`schema_key` covers the columns of the tables read.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import time
@@ -51,6 +55,22 @@ __all__ = ["CACHE_TABLE", "Statements", "schema_key"]
 CACHE_TABLE = "_compiled_statements"
 Substitutions = Mapping[ir.Value, ir.Value]
 PARAMS = "params"  # the parameters table (a temporary table, see Statements.bind)
+MARK = "\x1fnextbest-parameter:"  # what a parameter's marker in stored SQL starts with
+
+
+def _literal(value: Any) -> str:
+    """``value`` as the text of an SQL string literal (a marker's replacement)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, datetime.datetime):
+        text = value.isoformat(sep=" ")
+    elif isinstance(value, datetime.date):
+        text = value.isoformat()
+    elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise TypeError(f"a parameter cannot hold {type(value).__name__} values")
+    return "'" + text.replace("'", "''") + "'"
 
 
 def schema_key(wh: Warehouse, names: list[str]) -> str:
@@ -91,6 +111,7 @@ class Statements:
         self._stored = self._load()
         self._new: dict[str, str] = {}
         self._tables: dict[str, ibis.Table] = {}
+        self._params: dict[str, tuple[Any, str]] = {}
 
     # -- the stored SQL ----------------------------------------------------------------
     def _load(self) -> dict[str, str]:
@@ -144,7 +165,9 @@ class Statements:
 
     # -- parameters ---------------------------------------------------------------------
     def bind(self, **values: tuple[Any, str]) -> None:
-        """Make the parameters table hold one row: ``name=(value, ibis type)``."""
+        """Bind the parameters ``name=(value, ibis type)``, and make the parameters
+        table hold them as one row."""
+        self._params = dict(values)
         mapper = self.wh.con.compiler.type_mapper
         columns = ", ".join(
             f'CAST(? AS {mapper.to_string(dt.dtype(kind))}) AS "{name}"'
@@ -157,8 +180,21 @@ class Statements:
         self._tables.pop(PARAMS, None)
 
     def param(self, name: str) -> ibis.Value:
-        """Parameter ``name`` (see :meth:`bind`) as a scalar for any expression."""
-        return self.table(PARAMS)[name].as_scalar()
+        """Parameter ``name`` (see :meth:`bind`) as a scalar for any expression: its
+        marker, which takes the bound value each time a statement runs."""
+        if name not in self._params:
+            raise KeyError(f"no parameter {name!r} is bound")
+        return ibis.literal(f"{MARK}{name}").cast(self._params[name][1])
+
+    def _render(self, sql: str) -> str:
+        """``sql`` with each parameter's marker replaced by its bound value."""
+        if MARK not in sql:
+            return sql
+        for name, (value, _) in self._params.items():
+            sql = sql.replace(f"'{MARK}{name}'", _literal(value))
+        if MARK in sql:
+            raise KeyError(f"a statement reads a parameter that is not bound: {sql[:200]}")
+        return sql
 
     # -- statements ---------------------------------------------------------------------
     @staticmethod
@@ -202,14 +238,14 @@ class Statements:
     def execute(self, label: str, make: Callable[[], str], params: list[Any] | None = None) -> None:
         """Run statement ``label`` (SQL from ``make`` the first time) with ``params``
         for its ``?`` marks."""
-        sql = self.sql(label, make)
+        sql = self._render(self.sql(label, make))
         started = time.perf_counter()
         self.wh.raw_sql(sql, params=params)
         self._took(label, started)
 
     def query(self, label: str, build: Callable[[], ibis.Expr]) -> list[dict[str, Any]]:
         """The rows of query ``label`` as dicts of Python values."""
-        sql = self.sql(label, lambda: self.compile(build()))
+        sql = self._render(self.sql(label, lambda: self.compile(build())))
         started = time.perf_counter()
         rows = records(self.wh.raw_sql(sql))
         self._took(label, started)
