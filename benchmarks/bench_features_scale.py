@@ -145,6 +145,7 @@ def stage_writes(args: argparse.Namespace) -> dict:
     from nextbest.features.incremental import STATE_KEYS
     from nextbest.features.store import PARTS_TABLE
     from nextbest.warehouse import Warehouse
+    from nextbest.warehouse.writes import delete_matching
 
     work = Path(args.work)
     path = work / "writes.duckdb"
@@ -172,8 +173,7 @@ def stage_writes(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     wh.raw_sql("BEGIN TRANSACTION")
     for name, (_, keys) in STATE_KEYS.items():
-        match = " AND ".join(f't."{k}" = w."{k}"' for k in keys)
-        wh.raw_sql(f'DELETE FROM "{name}" AS t USING "w_{name}" AS w WHERE {match}')
+        wh.raw_sql(delete_matching(name, f"w_{name}", keys))
     for name in rows:
         wh.raw_sql(f'INSERT INTO "{name}" SELECT * FROM "w_{name}"')
     committing = time.perf_counter()

@@ -46,6 +46,7 @@ import sqlglot as sg
 
 from nextbest.warehouse.connection import records
 from nextbest.warehouse.sources import SCRATCH_PREFIX
+from nextbest.warehouse.writes import delete_matching
 
 if TYPE_CHECKING:
     from nextbest.warehouse.connection import Warehouse
@@ -269,9 +270,5 @@ class Statements:
         """Replace the rows of ``target`` whose ``keys`` are in scratch table ``name`` by
         its rows (see :func:`nextbest.warehouse.writes.upsert`)."""
         source = self.name(name)
-        match = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
-        self.execute(
-            f"upsert-delete:{target}",
-            lambda: f'DELETE FROM "{target}" AS t USING "{source}" AS s WHERE {match}',
-        )
+        self.execute(f"upsert-delete:{target}", lambda: delete_matching(target, source, keys))
         self.insert(f"upsert-insert:{target}", target, lambda: self.table(name))

@@ -18,12 +18,19 @@ import ibis
 if TYPE_CHECKING:
     from nextbest.warehouse.connection import Warehouse
 
-__all__ = ["delete_in", "overwrite", "upsert"]
+__all__ = ["delete_in", "delete_matching", "overwrite", "upsert"]
 
 
 def overwrite(wh: Warehouse, name: str, expr: ibis.Table) -> None:
     """Make table ``name`` hold exactly ``expr``'s rows (created when missing)."""
     wh.con.create_table(name, expr, overwrite=True)
+
+
+def delete_matching(name: str, source: str, keys: list[str]) -> str:
+    """The statement deleting the rows of table ``name`` whose ``keys`` appear in table
+    ``source``."""
+    match = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
+    return f'DELETE FROM "{name}" AS t USING "{source}" AS s WHERE {match}'
 
 
 def upsert(wh: Warehouse, name: str, expr: ibis.Table, keys: list[str]) -> None:
@@ -38,9 +45,7 @@ def upsert(wh: Warehouse, name: str, expr: ibis.Table, keys: list[str]) -> None:
         return
     with wh.transaction():
         rows = wh.stage(expr, "upsert")
-        staged = wh.table_name(rows)
-        match = " AND ".join(f't."{k}" = s."{k}"' for k in keys)
-        wh.raw_sql(f'DELETE FROM "{name}" AS t USING "{staged}" AS s WHERE {match}')
+        wh.raw_sql(delete_matching(name, wh.table_name(rows), keys))
         wh.insert(name, rows)
 
 
